@@ -1,0 +1,178 @@
+// Configuration: names follow the clients' ecosystem (DATABASE_URL, JWT_SECRET_KEY, BACKEND_CORS_ORIGINS, ...).
+#include "core/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace chat {
+namespace {
+
+constexpr const char* kDefaultSecret = "change-me-in-production";
+constexpr size_t kMinSecretBytes = 32;
+
+std::string trim(std::string s) {
+  auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+  return s;
+}
+
+const std::string* lookup(const EnvMap& vars, const char* name) {
+  auto it = vars.find(name);
+  if (it == vars.end() || it->second.empty()) return nullptr;
+  return &it->second;
+}
+
+// Reads an integer in [lo, hi] into `out`, or records a problem.
+template <typename T>
+void read_int(const EnvMap& vars, const char* name, T lo, T hi, T& out, std::vector<std::string>& problems) {
+  const std::string* v = lookup(vars, name);
+  if (!v) return;
+  T value{};
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), value);
+  if (ec != std::errc() || end != v->data() + v->size() || value < lo || value > hi) {
+    problems.push_back(std::string(name) + " must be an integer from " + std::to_string(lo) + " to " +
+                       std::to_string(hi) + " (got \"" + *v + "\")");
+    return;
+  }
+  out = value;
+}
+
+}  // namespace
+
+ConfigError::ConfigError(const std::vector<std::string>& problems)
+    : std::runtime_error([&] {
+        std::string msg = "invalid configuration:";
+        for (const auto& p : problems) msg += "\n  - " + p;
+        return msg;
+      }()),
+      problems_(problems) {}
+
+bool Config::origin_allowed(const std::string& origin) const {
+  for (const auto& o : cors_origins) {
+    if (o == "*" || o == origin) return true;
+  }
+  return false;
+}
+
+EnvMap parse_env_file(const std::string& text) {
+  EnvMap out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    if (line.rfind("export ", 0) == 0) line = trim(line.substr(7));
+    auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = trim(line.substr(0, eq));
+    std::string value = trim(line.substr(eq + 1));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    } else if (auto hash = value.find(" #"); hash != std::string::npos) {
+      value = trim(value.substr(0, hash));  // an unquoted value may carry a trailing comment
+    }
+    if (!key.empty()) out[key] = value;
+  }
+  return out;
+}
+
+std::vector<std::string> parse_origin_list(const std::string& value) {
+  std::string v = trim(value);
+  if (!v.empty() && v.front() == '[' && v.back() == ']') v = v.substr(1, v.size() - 2);
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(v);
+  while (std::getline(in, item, ',')) {
+    item = trim(item);
+    if (item.size() >= 2 && (item.front() == '"' || item.front() == '\'') && item.back() == item.front()) {
+      item = trim(item.substr(1, item.size() - 2));
+    }
+    while (item.size() > 1 && item.back() == '/') item.pop_back();  // "http://a/" names the origin "http://a"
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+Config config_from(const EnvMap& vars) {
+  Config c;
+  std::vector<std::string> problems;
+
+  if (const auto* v = lookup(vars, "ENVIRONMENT")) c.environment = *v;
+  if (c.environment != "development" && c.environment != "test" && c.environment != "production" &&
+      c.environment != "local" && c.environment != "staging") {
+    problems.push_back("ENVIRONMENT must be one of local, development, test, staging, production (got \"" +
+                       c.environment + "\")");
+  }
+
+  if (const auto* v = lookup(vars, "DATABASE_URL")) c.database_url = *v;
+  else problems.push_back("DATABASE_URL is not set");
+  if (const auto* v = lookup(vars, "REDIS_URL")) c.redis_url = *v;
+  else problems.push_back("REDIS_URL is not set");
+  if (!c.redis_url.empty() && c.redis_url.rfind("redis://", 0) != 0 && c.redis_url.rfind("unix://", 0) != 0) {
+    problems.push_back("REDIS_URL must start with redis:// or unix:// (got \"" + c.redis_url + "\")");
+  }
+
+  const std::string* secret = lookup(vars, "JWT_SECRET_KEY");
+  if (!secret) secret = lookup(vars, "SECRET_KEY");
+  if (c.production()) {
+    if (!secret) problems.push_back("JWT_SECRET_KEY (or SECRET_KEY) must be set in production");
+    else if (*secret == kDefaultSecret) problems.push_back("JWT_SECRET_KEY must not be the default value in production");
+    else if (secret->size() < kMinSecretBytes) {
+      problems.push_back("JWT_SECRET_KEY must be at least " + std::to_string(kMinSecretBytes) +
+                         " characters in production");
+    }
+  }
+  c.jwt_secret = secret ? *secret : kDefaultSecret;
+
+  const std::string* alg = lookup(vars, "JWT_ALGORITHM");
+  if (!alg) alg = lookup(vars, "ALGORITHM");
+  if (alg && *alg != "HS256") problems.push_back("JWT_ALGORITHM must be HS256 (got \"" + *alg + "\")");
+
+  read_int(vars, "ACCESS_TOKEN_EXPIRE_MINUTES", 1, 60 * 24 * 30, c.access_token_expire_minutes, problems);
+  read_int(vars, "REFRESH_TOKEN_EXPIRE_DAYS", 1, 365, c.refresh_token_expire_days, problems);
+  read_int(vars, "HANDLER_THREADS", 1, 64, c.handler_threads, problems);
+  read_int(vars, "ARGON2_TIME_COST", 1u, 10u, c.argon2.time_cost, problems);
+  read_int(vars, "ARGON2_MEMORY_KIB", 8192u, 1048576u, c.argon2.memory_kib, problems);
+  read_int(vars, "ARGON2_PARALLELISM", 1u, 16u, c.argon2.parallelism, problems);
+
+  if (const auto* v = lookup(vars, "BACKEND_CORS_ORIGINS")) c.cors_origins = parse_origin_list(*v);
+  else c.cors_origins = {"http://localhost:3000", "http://127.0.0.1:3000"};
+
+  if (const auto* v = lookup(vars, "LOG_LEVEL")) {
+    std::string l = *v;
+    std::transform(l.begin(), l.end(), l.begin(), ::tolower);
+    if (l != "debug" && l != "info" && l != "warn" && l != "warning" && l != "error") {
+      problems.push_back("LOG_LEVEL must be debug, info, warn or error (got \"" + *v + "\")");
+    }
+    c.log_level = l;
+  }
+
+  if (!problems.empty()) throw ConfigError(problems);
+  return c;
+}
+
+Config load_config() {
+  EnvMap vars;
+  const char* file = std::getenv("CHAT_ENV_FILE");
+  std::ifstream in(file && *file ? file : ".env");
+  if (in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    vars = parse_env_file(ss.str());
+  }
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) vars[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return config_from(vars);
+}
+
+}  // namespace chat

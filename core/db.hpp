@@ -1,0 +1,126 @@
+// PostgreSQL through libpq: one Connection per thread, named prepared statements, reconnect, transactions.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct pg_conn;
+struct pg_result;
+
+namespace chat::db {
+
+// A named SQL constant, prepared once per connection on first use; run only with $n parameters.
+struct Statement {
+  const char* name;
+  const char* sql;
+};
+
+// A text parameter or SQL NULL.
+struct Param {
+  std::optional<std::string> value;
+  Param(std::nullopt_t) {}  // NOLINT: implicit by design, so call sites read like the SQL
+  Param(const char* s) : value(s) {}
+  Param(std::string s) : value(std::move(s)) {}
+  Param(std::string_view s) : value(std::string(s)) {}
+  Param(const std::optional<std::string>& s) : value(s) {}
+  Param(int v) : value(std::to_string(v)) {}
+  Param(int64_t v) : value(std::to_string(v)) {}
+  Param(bool b) : value(b ? "true" : "false") {}
+};
+
+class DbError : public std::runtime_error {
+ public:
+  DbError(std::string message, std::string sqlstate, bool connection_lost)
+      : std::runtime_error(std::move(message)), sqlstate_(std::move(sqlstate)), connection_lost_(connection_lost) {}
+  const std::string& sqlstate() const { return sqlstate_; }
+  bool connection_lost() const { return connection_lost_; }
+  bool unique_violation() const { return sqlstate_ == "23505"; }
+  // The constraint named in the error (for unique violations), "" when absent.
+  const std::string& constraint() const { return constraint_; }
+  void set_constraint(std::string c) { constraint_ = std::move(c); }
+
+ private:
+  std::string sqlstate_;
+  bool connection_lost_;
+  std::string constraint_;
+};
+
+struct ResultDeleter {
+  void operator()(pg_result* r) const;
+};
+
+class Result {
+ public:
+  explicit Result(pg_result* r) : r_(r) {}
+  int rows() const;
+  bool empty() const { return rows() == 0; }
+  int column(const char* name) const;  // throws std::logic_error for an unknown name
+  bool is_null(int row, const char* col) const;
+  std::string_view text(int row, const char* col) const;
+  std::string str(int row, const char* col) const { return std::string(text(row, col)); }
+  std::optional<std::string> opt(int row, const char* col) const;  // nullopt for NULL
+  int64_t int64(int row, const char* col) const;
+  bool boolean(int row, const char* col) const;
+  int affected() const;  // rows touched by INSERT/UPDATE/DELETE
+  const pg_result* raw() const { return r_.get(); }
+
+ private:
+  std::unique_ptr<pg_result, ResultDeleter> r_;
+};
+
+struct ConnDeleter {
+  void operator()(pg_conn* c) const;
+};
+
+class Connection {
+ public:
+  // `url` is a libpq URI or key=value string; the session always runs in UTC.
+  Connection(std::string url, std::string application_name);
+
+  // Runs a prepared statement. A lost connection outside a transaction is reopened and the
+  // statement retried once; anything else throws DbError.
+  Result exec(const Statement& st, std::initializer_list<Param> params = {});
+  Result exec(const Statement& st, const std::vector<Param>& params);
+  // Runs fixed SQL without parameters (BEGIN, COMMIT, migrations). Never pass input here.
+  void exec_script(const char* sql);
+
+  bool in_transaction() const { return in_tx_; }
+  bool ping();  // a cheap round trip; reconnects when needed
+
+ private:
+  friend class Transaction;
+  void ensure_connected();
+  void connect();
+  Result run(const Statement& st, const std::vector<Param>& params);
+
+  std::string url_;
+  std::string app_name_;
+  std::unique_ptr<pg_conn, ConnDeleter> conn_;
+  std::set<std::string> prepared_;
+  bool in_tx_ = false;
+};
+
+// BEGIN on construction; ROLLBACK in the destructor unless commit() ran.
+class Transaction {
+ public:
+  explicit Transaction(Connection& c);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  Result exec(const Statement& st, std::initializer_list<Param> params = {}) { return c_.exec(st, params); }
+  Result exec(const Statement& st, const std::vector<Param>& params) { return c_.exec(st, params); }
+  void commit();
+
+ private:
+  Connection& c_;
+  bool done_ = false;
+};
+
+}  // namespace chat::db

@@ -1,0 +1,199 @@
+// libfcgi accept loop; the only file that includes fcgiapp.h.
+#include "core/fcgi.hpp"
+
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "core/crypto.hpp"
+#include "core/log.hpp"
+
+namespace chat::fcgi {
+namespace {
+
+constexpr size_t kMaxBody = 1024 * 1024;  // API.md §1: REST bodies over 1 MiB are a 413
+constexpr int kListenFd = 0;               // FastCGI convention (spawn-fcgi, systemd StandardInput=socket)
+
+std::atomic<int> g_running_threads{0};
+
+const char* param(FCGX_Request& r, const char* name) {
+  const char* v = FCGX_GetParam(name, r.envp);
+  return v ? v : "";
+}
+
+// HTTP_X_REQUEST_ID -> "x-request-id".
+std::string header_name(std::string_view env_name) {
+  std::string out(env_name.substr(5));
+  for (char& c : out) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Returns false when the body is over the limit.
+bool read_request(FCGX_Request& r, http::Request& req) {
+  req.method = param(r, "REQUEST_METHOD");
+  req.path = param(r, "DOCUMENT_URI");
+  if (req.path.empty()) {
+    std::string uri = param(r, "REQUEST_URI");
+    req.path = http::url_decode(uri.substr(0, uri.find('?')), false);
+  }
+  req.query_string = param(r, "QUERY_STRING");
+  req.query = http::parse_urlencoded(req.query_string);
+  req.remote_addr = param(r, "REMOTE_ADDR");
+  for (char** e = r.envp; e && *e; ++e) {
+    std::string_view kv(*e);
+    if (kv.rfind("HTTP_", 0) != 0) continue;
+    auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    req.headers[header_name(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+  }
+  if (const char* ct = FCGX_GetParam("CONTENT_TYPE", r.envp); ct && *ct) req.headers["content-type"] = ct;
+  if (const std::string* id = req.header("x-request-id"); id && !id->empty()) req.request_id = id->substr(0, 128);
+  else req.request_id = crypto::random_token(12);
+
+  long long length = std::atoll(param(r, "CONTENT_LENGTH"));
+  if (length < 0) length = 0;
+  if (static_cast<size_t>(length) > kMaxBody) return false;
+  req.body.resize(static_cast<size_t>(length));
+  int got = length > 0 ? FCGX_GetStr(req.body.data(), static_cast<int>(length), r.in) : 0;
+  req.body.resize(static_cast<size_t>(std::max(got, 0)));
+  return true;
+}
+
+void write_response(FCGX_Request& r, const http::Response& resp) {
+  std::string head = "Status: " + std::to_string(resp.status) + " " + http::reason_phrase(resp.status) + "\r\n";
+  if (resp.has_body) {
+    head += "Content-Type: application/json\r\nContent-Length: " + std::to_string(resp.body.size()) + "\r\n";
+  }
+  for (const auto& [k, v] : resp.headers) head += k + ": " + v + "\r\n";
+  head += "\r\n";
+  FCGX_PutStr(head.data(), static_cast<int>(head.size()), r.out);
+  if (resp.has_body) FCGX_PutStr(resp.body.data(), static_cast<int>(resp.body.size()), r.out);
+}
+
+void on_wake(int) {}  // SIGUSR2 only interrupts accept(); libfcgi then sees shutdownPending
+
+void worker(const Config& config, const http::Router& router, const char* program, int index) {
+  db::Connection db(config.database_url, program);
+  redis::Client redis(config.redis_url);
+  Context ctx{config, db, redis};
+  FCGX_Request r;
+  FCGX_InitRequest(&r, kListenFd, 0);
+  while (FCGX_Accept_r(&r) >= 0) {
+    auto started = std::chrono::steady_clock::now();
+    http::Request req;
+    http::Response resp;
+    if (!read_request(r, req)) {
+      resp = http::render_error(http::HttpError(413, "Request body too large"));
+    } else {
+      log::set_request_id(req.request_id);
+      resp = dispatch(ctx, router, req);
+    }
+    write_response(r, resp);
+    FCGX_Finish_r(&r);
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+    log::write(resp.status >= 500 ? log::Level::kError : log::Level::kDebug, "request",
+               {{"method", req.method}, {"path", req.path}, {"status", std::to_string(resp.status)},
+                {"us", std::to_string(us.count())}, {"thread", std::to_string(index)}});
+    log::set_request_id("");
+  }
+  g_running_threads.fetch_sub(1);
+}
+
+}  // namespace
+
+http::Response dispatch(Context& ctx, const http::Router& router, http::Request& req) {
+  try {
+    http::Match m = router.match(req.method, req.path);
+    if (m.kind == http::Match::Kind::kNotFound) http::not_found();
+    if (m.kind == http::Match::Kind::kMethodNotAllowed) {
+      throw http::HttpError(405, "Method Not Allowed").with_header("Allow", m.allow);
+    }
+    for (auto& [k, v] : m.params) req.params[k] = v;
+    return m.handler(ctx, req);
+  } catch (const http::HttpError& e) {
+    return http::render_error(e);
+  } catch (const db::DbError& e) {
+    // SQLSTATE -> HTTP for what the handler did not translate itself.
+    if (e.connection_lost()) return http::render_error(http::HttpError(503, "Service unavailable"));
+    if (e.unique_violation()) return http::render_error(http::HttpError(409, "Resource already exists"));
+    if (e.sqlstate() == "23503") return http::render_error(http::HttpError(404, "Not Found"));
+    if (e.sqlstate() == "22P02") return http::render_error(http::HttpError(422, "Invalid value"));
+    return http::render_error(http::HttpError(500, "Internal server error"));
+  } catch (const redis::RedisError& e) {
+    return http::render_error(http::HttpError(503, "Service unavailable"));
+  } catch (const std::exception& e) {
+    log::error("unhandled_exception", {{"error", e.what()}, {"path", req.path}});
+    return http::render_error(http::HttpError(500, "Internal server error"));
+  }
+}
+
+int serve(const char* program, std::vector<http::Route> routes) {
+  log::set_program(program);
+  Config config;
+  try {
+    config = load_config();
+  } catch (const ConfigError& e) {
+    log::error("config_invalid", {{"error", e.what()}});
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return 2;
+  }
+  log::set_level(config.log_level);
+  struct stat st{};
+  if (fstat(kListenFd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    std::fprintf(stderr,
+                 "%s: expects its listening socket on fd 0; run it under spawn-fcgi or a systemd socket unit\n",
+                 program);
+    return 1;
+  }
+  if (FCGX_Init() != 0) {
+    log::error("fcgi_init_failed", {{"call", "FCGX_Init"}});
+    return 1;
+  }
+  // libfcgi's own SIGTERM handler only sets a flag that threads blocked in accept() never see, so
+  // TERM/INT/HUP are blocked everywhere and taken with sigwait() here; SIGUSR2 (installed without
+  // SA_RESTART) then interrupts each accept() so libfcgi returns -1 once shutdown is pending.
+  struct sigaction sa{};
+  sa.sa_handler = on_wake;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR2, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  http::Router router(std::move(routes));
+  std::vector<std::thread> threads;
+  g_running_threads = config.handler_threads;
+  for (int i = 0; i < config.handler_threads; ++i) {
+    threads.emplace_back(worker, std::cref(config), std::cref(router), program, i);
+  }
+  log::info("started", {{"threads", std::to_string(config.handler_threads)}});
+  int sig = 0;
+  sigwait(&stop, &sig);
+  log::info("stopping", {{"signal", strsignal(sig)}});
+  FCGX_ShutdownPending();
+  // Keep nudging until every thread is out: a thread busy with a request finishes it first.
+  while (g_running_threads.load() > 0) {
+    for (auto& t : threads) pthread_kill(t.native_handle(), SIGUSR2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (auto& t : threads) t.join();
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace chat::fcgi

@@ -1,0 +1,106 @@
+// cJSON wrapper: the only place that includes cJSON.h; ownership is always a json::Ptr.
+#include "core/json.hpp"
+
+#include <cJSON.h>
+
+#include <cmath>
+
+namespace chat::json {
+
+void CJsonDeleter::operator()(cJSON* p) const { cJSON_Delete(p); }
+
+Value Value::object() { return Value(cJSON_CreateObject()); }
+Value Value::array() { return Value(cJSON_CreateArray()); }
+Value Value::null() { return Value(cJSON_CreateNull()); }
+Value Value::string(std::string_view s) { return Value(cJSON_CreateString(std::string(s).c_str())); }
+
+std::optional<Value> Value::parse(std::string_view text) {
+  const char* end = nullptr;
+  cJSON* root = cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, 0);
+  if (!root) return std::nullopt;
+  Value v(root);
+  // Trailing bytes other than white space make the document malformed.
+  const char* stop = text.data() + text.size();
+  for (const char* p = end; p && p < stop; ++p) {
+    if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') return std::nullopt;
+  }
+  return v;
+}
+
+Value& Value::set(const char* key, std::string_view s) {
+  cJSON_AddItemToObject(p_.get(), key, cJSON_CreateString(std::string(s).c_str()));
+  return *this;
+}
+Value& Value::set(const char* key, bool b) {
+  cJSON_AddItemToObject(p_.get(), key, cJSON_CreateBool(b));
+  return *this;
+}
+Value& Value::set(const char* key, int64_t v) {
+  cJSON_AddItemToObject(p_.get(), key, cJSON_CreateNumber(static_cast<double>(v)));
+  return *this;
+}
+Value& Value::set(const char* key, double v) {
+  cJSON_AddItemToObject(p_.get(), key, cJSON_CreateNumber(v));
+  return *this;
+}
+Value& Value::set(const char* key, Value&& v) {
+  cJSON_AddItemToObject(p_.get(), key, v.release());
+  return *this;
+}
+Value& Value::set(const char* key, const std::optional<std::string>& s) {
+  return s ? set(key, std::string_view(*s)) : set_null(key);
+}
+Value& Value::set_null(const char* key) {
+  cJSON_AddItemToObject(p_.get(), key, cJSON_CreateNull());
+  return *this;
+}
+Value& Value::push(Value&& v) {
+  cJSON_AddItemToArray(p_.get(), v.release());
+  return *this;
+}
+Value& Value::push(std::string_view s) {
+  cJSON_AddItemToArray(p_.get(), cJSON_CreateString(std::string(s).c_str()));
+  return *this;
+}
+
+std::string Value::dump() const {
+  if (!p_) return "null";
+  char* s = cJSON_PrintUnformatted(p_.get());
+  if (!s) return "null";
+  std::string out(s);
+  cJSON_free(s);
+  return out;
+}
+
+const cJSON* field(const cJSON* obj, const char* key) {
+  if (!obj || !cJSON_IsObject(obj)) return nullptr;
+  return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+bool is_object(const cJSON* n) { return n && cJSON_IsObject(n); }
+bool is_array(const cJSON* n) { return n && cJSON_IsArray(n); }
+bool is_string(const cJSON* n) { return n && cJSON_IsString(n); }
+bool is_null(const cJSON* n) { return n && cJSON_IsNull(n); }
+bool is_bool(const cJSON* n) { return n && cJSON_IsBool(n); }
+bool is_number(const cJSON* n) { return n && cJSON_IsNumber(n); }
+
+std::optional<std::string> as_string(const cJSON* n) {
+  if (!is_string(n) || !n->valuestring) return std::nullopt;
+  return std::string(n->valuestring);
+}
+std::optional<bool> as_bool(const cJSON* n) {
+  if (!is_bool(n)) return std::nullopt;
+  return cJSON_IsTrue(n) != 0;
+}
+std::optional<double> as_number(const cJSON* n) {
+  if (!is_number(n) || !std::isfinite(n->valuedouble)) return std::nullopt;
+  return n->valuedouble;
+}
+int array_size(const cJSON* n) { return is_array(n) ? cJSON_GetArraySize(n) : 0; }
+const cJSON* array_item(const cJSON* n, int i) { return is_array(n) ? cJSON_GetArrayItem(n, i) : nullptr; }
+
+std::string quote(std::string_view s) {
+  Value v = Value::string(s);
+  return v.dump();
+}
+
+}  // namespace chat::json

@@ -1,0 +1,145 @@
+// hiredis wrapper: the only file that includes hiredis.h; timeouts keep a hung Redis from hanging requests.
+#include "core/redis.hpp"
+
+#include <hiredis.h>
+
+#include <cstdlib>
+
+#include "core/http.hpp"
+#include "core/log.hpp"
+
+namespace chat::redis {
+
+void ReplyDeleter::operator()(redisReply* r) const { freeReplyObject(r); }
+void ContextDeleter::operator()(redisContext* c) const { redisFree(c); }
+
+bool Reply::is_nil() const { return !node() || node()->type == REDIS_REPLY_NIL; }
+bool Reply::is_error() const { return node() && node()->type == REDIS_REPLY_ERROR; }
+bool Reply::is_string() const {
+  return node() && (node()->type == REDIS_REPLY_STRING || node()->type == REDIS_REPLY_STATUS);
+}
+bool Reply::is_integer() const { return node() && node()->type == REDIS_REPLY_INTEGER; }
+bool Reply::is_array() const { return node() && node()->type == REDIS_REPLY_ARRAY; }
+std::string Reply::str() const {
+  const redisReply* n = node();
+  if (!n || !n->str) return "";
+  return std::string(n->str, n->len);
+}
+int64_t Reply::integer() const { return is_integer() ? node()->integer : 0; }
+size_t Reply::size() const { return is_array() ? node()->elements : 0; }
+Reply Reply::element(size_t i) const { return Reply(i < size() ? node()->element[i] : nullptr, Borrowed{}); }
+
+std::optional<Endpoint> parse_url(const std::string& url) {
+  Endpoint ep;
+  auto query_value = [](const std::string& q, const std::string& key) -> std::optional<std::string> {
+    auto params = http::parse_urlencoded(q);
+    auto it = params.find(key);
+    if (it == params.end()) return std::nullopt;
+    return it->second;
+  };
+  if (url.rfind("unix://", 0) == 0) {
+    ep.unix_socket = true;
+    std::string rest = url.substr(7);
+    std::string query;
+    if (auto q = rest.find('?'); q != std::string::npos) {
+      query = rest.substr(q + 1);
+      rest = rest.substr(0, q);
+    }
+    if (rest.empty() || rest[0] != '/') return std::nullopt;
+    ep.path = rest;
+    if (auto pw = query_value(query, "password")) ep.password = *pw;
+    if (auto db = query_value(query, "db")) ep.db = std::atoi(db->c_str());
+    return ep;
+  }
+  if (url.rfind("redis://", 0) != 0) return std::nullopt;
+  std::string rest = url.substr(8);
+  if (auto at = rest.rfind('@'); at != std::string::npos) {
+    std::string auth = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    auto colon = auth.find(':');
+    ep.password = http::url_decode(colon == std::string::npos ? auth : auth.substr(colon + 1), false);
+  }
+  if (auto slash = rest.find('/'); slash != std::string::npos) {
+    std::string db = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+    if (!db.empty()) ep.db = std::atoi(db.c_str());
+  }
+  if (auto colon = rest.rfind(':'); colon != std::string::npos) {
+    ep.port = std::atoi(rest.substr(colon + 1).c_str());
+    rest = rest.substr(0, colon);
+  }
+  if (!rest.empty()) ep.host = rest;
+  if (ep.port <= 0 || ep.port > 65535) return std::nullopt;
+  return ep;
+}
+
+Client::Client(std::string url) : url_(std::move(url)) {
+  auto ep = parse_url(url_);
+  if (!ep) throw RedisError("bad REDIS_URL");
+  ep_ = *ep;
+}
+
+void Client::connect() {
+  timeval timeout{1, 0};
+  redisContext* c = ep_.unix_socket ? redisConnectUnixWithTimeout(ep_.path.c_str(), timeout)
+                                    : redisConnectWithTimeout(ep_.host.c_str(), ep_.port, timeout);
+  ctx_.reset(c);
+  if (!c || c->err) {
+    std::string msg = c ? c->errstr : "out of memory";
+    ctx_.reset();
+    log::error("redis_connect_failed", {{"call", "redisConnect"}, {"error", msg}});
+    throw RedisError("could not connect to Redis: " + msg);
+  }
+  redisSetTimeout(c, timeout);
+  if (!ep_.password.empty()) {
+    Reply r = run({"AUTH", ep_.password});
+    if (r.is_error()) {
+      ctx_.reset();
+      throw RedisError("Redis AUTH failed");
+    }
+  }
+  if (ep_.db != 0) run({"SELECT", std::to_string(ep_.db)});
+}
+
+Reply Client::run(const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  void* r = redisCommandArgv(ctx_.get(), static_cast<int>(args.size()), argv.data(), lens.data());
+  if (!r) {
+    std::string msg = ctx_->errstr;
+    ctx_.reset();  // hiredis leaves the context unusable after an I/O error
+    throw RedisError("Redis command failed: " + msg);
+  }
+  return Reply(static_cast<redisReply*>(r));
+}
+
+Reply Client::command(const std::vector<std::string>& args) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      if (!ctx_) connect();
+      return run(args);
+    } catch (const RedisError& e) {
+      if (attempt > 0) {
+        log::error("redis_error", {{"call", "redisCommandArgv"}, {"command", args.empty() ? "" : args[0]}, {"error", e.what()}});
+        throw;
+      }
+    }
+  }
+}
+
+bool Client::ping() {
+  try {
+    Reply r = command({"PING"});
+    return r.is_string() && r.str() == "PONG";
+  } catch (const RedisError&) {
+    return false;
+  }
+}
+
+}  // namespace chat::redis

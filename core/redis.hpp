@@ -1,0 +1,80 @@
+// Redis through hiredis 0.14 (RESP2): a synchronous client per thread that reconnects on failure.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct redisContext;
+struct redisReply;
+
+namespace chat::redis {
+
+class RedisError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const;
+};
+struct ContextDeleter {
+  void operator()(redisContext* c) const;
+};
+
+class Reply {
+ public:
+  explicit Reply(redisReply* r) : r_(r) {}
+  bool is_nil() const;
+  bool is_error() const;
+  bool is_string() const;  // bulk or status
+  bool is_integer() const;
+  bool is_array() const;
+  std::string str() const;
+  int64_t integer() const;
+  size_t size() const;  // array length
+  Reply element(size_t i) const;  // a copy-free view is not possible with 0.14's tree; see Element
+  const redisReply* raw() const { return r_.get(); }
+
+ private:
+  struct Borrowed {};
+  Reply(const redisReply* r, Borrowed) : borrowed_(r) {}
+  const redisReply* node() const { return r_ ? r_.get() : borrowed_; }
+  std::unique_ptr<redisReply, ReplyDeleter> r_;
+  const redisReply* borrowed_ = nullptr;
+};
+
+// Where to connect: "redis://[:password@]host[:port][/db]" or "unix:///path/to/redis.sock[?password=..&db=..]".
+struct Endpoint {
+  bool unix_socket = false;
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string path;
+  std::string password;
+  int db = 0;
+};
+std::optional<Endpoint> parse_url(const std::string& url);
+
+class Client {
+ public:
+  explicit Client(std::string url);
+
+  // Runs one command (arguments are sent as binary-safe bulk strings, never formatted).
+  // A broken connection is reopened and the command retried once; failure throws RedisError.
+  Reply command(const std::vector<std::string>& args);
+  bool ping();
+
+ private:
+  void connect();
+  Reply run(const std::vector<std::string>& args);
+
+  std::string url_;
+  Endpoint ep_;
+  std::unique_ptr<redisContext, ContextDeleter> ctx_;
+};
+
+}  // namespace chat::redis

@@ -1,0 +1,71 @@
+// Input validation of JSON bodies, forms and query strings, collecting every problem FastAPI-style.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/http.hpp"
+#include "core/json.hpp"
+
+namespace chat::http {
+
+struct StringRule {
+  bool required = true;
+  size_t min_chars = 0;
+  size_t max_chars = std::numeric_limits<size_t>::max();
+  bool trim = false;           // strip surrounding white space before checking
+  const char* label = nullptr;  // "Password" in messages; derived from the key when null
+};
+
+struct IntRule {
+  bool required = false;
+  int64_t min = std::numeric_limits<int64_t>::min();
+  int64_t max = std::numeric_limits<int64_t>::max();
+};
+
+// Fields read from one source (the JSON object body, a urlencoded form, or the query string).
+// Every reader records its problem and returns nullopt; check() throws one 422 listing them all.
+class Input {
+ public:
+  // An empty body is no body (clients send Content-Type: application/json with nothing on GET and
+  // DELETE): every field is then simply missing. Malformed JSON is a 422 json_invalid at once.
+  static Input body(const Request& req, bool allow_form = false);
+  static Input query(const Request& req);
+
+  bool present(const char* key) const;  // given, even as null
+  bool is_null(const char* key) const;  // given as JSON null
+
+  std::optional<std::string> string(const char* key, const StringRule& rule = {});
+  std::optional<int64_t> integer(const char* key, const IntRule& rule = {});
+  std::optional<bool> boolean(const char* key, bool required = false);
+  // A UUID field; malformed is a 422. Returns the lowercase form.
+  std::optional<std::string> uuid(const char* key, bool required = true);
+  // A JSON array of UUIDs (JSON bodies only).
+  std::optional<std::vector<std::string>> uuid_list(const char* key, bool required = true);
+
+  void add_error(const char* key, std::string msg, std::string type);
+  bool ok() const { return errors_.empty(); }
+  void check() const;  // throws HttpError 422 when any problem was recorded
+
+ private:
+  Input(std::string where) : where_(std::move(where)) {}
+  std::optional<std::string> raw_string(const char* key, bool& wrong_type) const;
+
+  std::string where_;  // "body" or "query"
+  std::optional<json::Value> json_;
+  std::map<std::string, std::string> form_;
+  bool is_form_ = false;
+  std::vector<FieldError> errors_;
+};
+
+// Code points in a UTF-8 string (continuation bytes are not counted).
+size_t utf8_length(const std::string& s);
+bool valid_utf8(const std::string& s);
+// "current_password" -> "Current password".
+std::string label_of(const char* key);
+std::string trim_copy(const std::string& s);
+
+}  // namespace chat::http

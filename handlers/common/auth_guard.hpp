@@ -1,0 +1,39 @@
+// Authentication of a request: Bearer JWT (HS256, exp, algorithm pinned) + a session not revoked +
+// an active user. Every protected route calls require_user first.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/context.hpp"
+#include "core/http.hpp"
+
+namespace chat::handlers {
+
+struct CurrentUser {
+  std::string id;
+  std::string username;
+  std::string role;        // member | moderator | admin
+  std::string session_id;  // the token's sid
+
+  bool is_admin() const { return role == "admin"; }
+  bool is_moderator() const { return role == "admin" || role == "moderator"; }
+};
+
+// 401 `Not authenticated` without a Bearer token; 401 `Could not validate credentials` for a bad,
+// expired, wrong-algorithm or revoked token or an unknown user (both with WWW-Authenticate: Bearer);
+// 403 `Inactive user` for a banned, suspended or deactivated user.
+CurrentUser require_user(Context& ctx, const http::Request& req);
+
+[[noreturn]] void unauthorized(const char* detail);
+
+// SQL fragment: true while a ban or suspension is in effect, or the account is deactivated.
+#define CHAT_USER_INACTIVE_SQL \
+  "(NOT u.is_active OR (u.status <> 'active' AND (u.status_until IS NULL OR u.status_until > now())))"
+
+// Tells the realtime daemons that these sessions are revoked (their sockets get force_disconnect).
+// Best effort: the database is the truth, and every request checks it.
+void publish_session_revoked(Context& ctx, const std::vector<std::string>& session_ids, const std::string& user_id,
+                             const char* reason);
+
+}  // namespace chat::handlers

@@ -1,0 +1,15 @@
+// The route table of every handler group.
+#pragma once
+
+#include <vector>
+
+#include "core/context.hpp"
+#include "core/router.hpp"
+
+namespace chat::handlers {
+
+std::vector<http::Route> auth_routes();
+std::vector<http::Route> users_routes();
+std::vector<http::Route> system_routes();
+
+}  // namespace chat::handlers

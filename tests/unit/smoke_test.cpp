@@ -1,0 +1,3 @@
+// Placeholder replaced by the real unit tests.
+#include <gtest/gtest.h>
+TEST(Smoke, Builds) { EXPECT_TRUE(true); }
