@@ -1,0 +1,52 @@
+# The two commands: `make run` (install, build, start the stack) and `make test` (the same set-up, every test).
+SHELL := /bin/bash
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= 2
+PYTHON := /usr/bin/python3
+
+.PHONY: all deps build run up down status migrate test unit-test integration-test bench format clean
+
+all: build
+
+deps:
+	@deploy/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	@cmake --build $(BUILD_DIR) -j$(JOBS)
+
+# Foreground: logs follow; Ctrl-C or SIGTERM stops every process of the stack.
+run: build
+	@deploy/stack.sh run
+
+up: build
+	@deploy/stack.sh up
+
+down:
+	@deploy/stack.sh down
+
+status:
+	@deploy/stack.sh status
+
+migrate: build
+	@deploy/stack.sh migrate
+
+test: build
+	@$(MAKE) --no-print-directory unit-test integration-test
+
+unit-test:
+	@ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
+
+integration-test:
+	@$(PYTHON) -m pytest tests/integration -q -p no:cacheprovider
+
+bench: build
+	@$(PYTHON) tests/bench/run.py
+
+format:
+	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	@deploy/stack.sh down >/dev/null 2>&1 || true
+	@rm -rf $(BUILD_DIR)

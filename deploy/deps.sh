@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the project needs that are missing; installs nothing when all are present.
+set -euo pipefail
+
+# Build: compiler, CMake, pkg-config and the C libraries core/ wraps.
+BUILD_PKGS=(g++ cmake make pkg-config libfcgi-dev libpq-dev libhiredis-dev libjwt-dev libcjson-dev libargon2-dev
+            libssl-dev libgtest-dev clang-format)
+# The stack: PostgreSQL 15 server, Redis, nginx, spawn-fcgi (starts the FastCGI handlers on a shared socket).
+STACK_PKGS=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx spawn-fcgi curl iproute2 util-linux
+            gettext-base openssl procps)
+# Tests and benchmarks: real clients (Debian's Python packages, since PyPI is out of reach) and wrk.
+TEST_PKGS=(python3 python3-pytest python3-httpx python3-websockets python3-argon2 wrk)
+
+missing=()
+for p in "${BUILD_PKGS[@]}" "${STACK_PKGS[@]}" "${TEST_PKGS[@]}"; do
+  dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all packages present"
+  exit 0
+fi
+echo "deps: installing ${missing[*]}"
+SUDO=()
+[ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+apt_install() { "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "$@"; }
+# A fresh machine may have no package lists yet: update once, then install.
+if ! apt_install "${missing[@]}"; then
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 update
+  apt_install "${missing[@]}"
+fi
