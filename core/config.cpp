@@ -138,6 +138,8 @@ Config config_from(const EnvMap& vars) {
   read_int(vars, "ACCESS_TOKEN_EXPIRE_MINUTES", 1, 60 * 24 * 30, c.access_token_expire_minutes, problems);
   read_int(vars, "REFRESH_TOKEN_EXPIRE_DAYS", 1, 365, c.refresh_token_expire_days, problems);
   read_int(vars, "HANDLER_THREADS", 1, 64, c.handler_threads, problems);
+  read_int(vars, "RATE_LIMIT_SEND", 1, 1000000, c.rate_limit_send, problems);
+  read_int(vars, "RATE_LIMIT_SEND_BURST", 0, 1000000, c.rate_limit_send_burst, problems);
   read_int(vars, "ARGON2_TIME_COST", 1u, 10u, c.argon2.time_cost, problems);
   read_int(vars, "ARGON2_MEMORY_KIB", 8192u, 1048576u, c.argon2.memory_kib, problems);
   read_int(vars, "ARGON2_PARALLELISM", 1u, 16u, c.argon2.parallelism, problems);

@@ -25,6 +25,8 @@ struct Config {
   int refresh_token_expire_days = 30;
   std::vector<std::string> cors_origins;  // "*" allows every origin
   int handler_threads = 2;
+  int rate_limit_send = 10;        // message sends per second per user (leaky bucket)
+  int rate_limit_send_burst = 30;
   std::string log_level = "info";
   Argon2Params argon2;
 

@@ -10,6 +10,21 @@
 
 namespace chat::db {
 
+std::string text_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out.push_back(',');
+    out.push_back('"');
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
 void ResultDeleter::operator()(pg_result* r) const { PQclear(r); }
 void ConnDeleter::operator()(pg_conn* c) const { PQfinish(c); }
 

@@ -34,6 +34,9 @@ struct Param {
   Param(bool b) : value(b ? "true" : "false") {}
 };
 
+// A PostgreSQL array literal ({"a","b"}) for a text[] parameter; elements are quoted and escaped.
+std::string text_array(const std::vector<std::string>& items);
+
 class DbError : public std::runtime_error {
  public:
   DbError(std::string message, std::string sqlstate, bool connection_lost)

@@ -14,6 +14,8 @@ Value Value::array() { return Value(cJSON_CreateArray()); }
 Value Value::null() { return Value(cJSON_CreateNull()); }
 Value Value::string(std::string_view s) { return Value(cJSON_CreateString(std::string(s).c_str())); }
 
+Value Value::raw(std::string_view json_text) { return Value(cJSON_CreateRaw(std::string(json_text).c_str())); }
+
 std::optional<Value> Value::parse(std::string_view text) {
   const char* end = nullptr;
   cJSON* root = cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, 0);

@@ -23,6 +23,8 @@ class Value {
   static Value array();
   static Value null();
   static Value string(std::string_view s);
+  // Already-serialized JSON (e.g. built by PostgreSQL), inserted as is when printed.
+  static Value raw(std::string_view json_text);
   // Parses `text`; nullopt when it is not valid JSON (the caller turns that into a 422).
   static std::optional<Value> parse(std::string_view text);
 

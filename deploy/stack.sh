@@ -15,7 +15,7 @@ set -euo pipefail
 
 # FastCGI handler groups: chat-NAME listens on $RUN/sock/NAME.sock (nginx upstream chat_NAME).
 # FUTURE: add channels messages conversations admin here (and their upstream/locations in the nginx template).
-HANDLERS=(auth users system)
+HANDLERS=(auth users system channels messages conversations)
 
 PATH=$PATH:/usr/sbin:/sbin         # nginx lives in /usr/sbin
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)

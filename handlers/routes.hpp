@@ -11,5 +11,8 @@ namespace chat::handlers {
 std::vector<http::Route> auth_routes();
 std::vector<http::Route> users_routes();
 std::vector<http::Route> system_routes();
+std::vector<http::Route> channels_routes();
+std::vector<http::Route> messages_routes();
+std::vector<http::Route> conversations_routes();
 
 }  // namespace chat::handlers

@@ -126,14 +126,21 @@ CREATE TABLE idempotency_keys (
 );
 CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
 
--- Events written in the same transaction as the change; relayed to the Redis stream after commit.
+-- Events and jobs written in the same transaction as the change, appended to their Redis stream
+-- after commit. `shard` (0-15, from the conversation id) lets relays of different conversations run
+-- in parallel while each conversation's entries keep their order (docs/events.md).
 CREATE TABLE outbox (
     id              bigserial PRIMARY KEY,
+    stream          text NOT NULL CHECK (stream IN ('events', 'jobs')),
+    shard           smallint NOT NULL CHECK (shard BETWEEN 0 AND 15),
     conversation_id uuid,
     event_type      text NOT NULL,
-    payload         jsonb NOT NULL,
+    audience        text NOT NULL CHECK (audience IN ('conversation', 'everyone', 'users')),
+    user_ids        text NOT NULL DEFAULT '',  -- comma-separated extra (or, for 'users', the only) recipients
+    payload         text NOT NULL,             -- the event exactly as clients receive it, without event_id
     created_at      timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX outbox_shard_idx ON outbox (shard, id);
 
 CREATE TABLE notifications (
     id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -1,0 +1,276 @@
+// Message writes. A send is one transaction: claim the idempotency key, take the next seq under the
+// conversation's row lock, insert the message and its mentions, write the event (and the mention job)
+// to the outbox; after commit the outbox is relayed to Redis.
+#include "handlers/common/messaging.hpp"
+
+#include <algorithm>
+
+#include "core/crypto.hpp"
+#include "core/log.hpp"
+#include "core/rate_limit.hpp"
+#include "core/validate.hpp"
+#include "handlers/common/events.hpp"
+#include "handlers/common/mentions.hpp"
+
+namespace chat::handlers {
+
+const SendWording kChannelWording{"Channel not found", "Channel is archived"};
+const SendWording kConversationWording{"Conversation not found", "Cannot send messages to an archived conversation"};
+
+namespace {
+
+constexpr size_t kMaxContent = 4000;
+
+constexpr db::Statement kIdemFind{
+    "msg_idem_find",
+    "SELECT request_hash, message_id FROM idempotency_keys "
+    "WHERE user_id = $1 AND key = $2 AND created_at > now() - interval '24 hours'"};
+// A key older than 24 h is taken over; a live one (even one still being committed by a concurrent
+// send, which this waits for) makes the INSERT return nothing.
+constexpr db::Statement kIdemClaim{
+    "msg_idem_claim",
+    "INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3) "
+    "ON CONFLICT (user_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, message_id = NULL, "
+    "created_at = now() WHERE idempotency_keys.created_at <= now() - interval '24 hours' RETURNING 1"};
+constexpr db::Statement kIdemSetMessage{"msg_idem_set",
+                                        "UPDATE idempotency_keys SET message_id = $3 WHERE user_id = $1 AND key = $2"};
+// The row lock on the conversation orders concurrent sends: seq is 1, 2, 3... in commit order.
+constexpr db::Statement kNextSeq{
+    "msg_next_seq",
+    "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = now() "
+    "WHERE id = $1 AND NOT is_archived RETURNING last_seq"};
+constexpr db::Statement kInsertMessage{
+    "msg_insert",
+    "INSERT INTO messages (conversation_id, seq, sender_id, content, message_type, media_url, parent_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"};
+constexpr db::Statement kParentOk{
+    "msg_parent_ok", "SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2 AND deleted_at IS NULL"};
+constexpr db::Statement kBumpReplies{"msg_bump_replies",
+                                     "UPDATE messages SET reply_count = reply_count + 1 WHERE id = $1"};
+constexpr db::Statement kDropReply{"msg_drop_reply",
+                                   "UPDATE messages SET reply_count = greatest(reply_count - 1, 0) WHERE id = $1"};
+// Mentioned names that are members of the conversation (only they may see the message).
+constexpr db::Statement kResolveMentions{
+    "msg_resolve_mentions",
+    "SELECT u.id FROM users u JOIN conversation_members cm ON cm.user_id = u.id AND cm.conversation_id = $1 "
+    "WHERE lower(u.username) = ANY($2::text[])"};
+constexpr db::Statement kInsertMentions{
+    "msg_insert_mentions",
+    "INSERT INTO mentions (message_id, user_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING "
+    "RETURNING user_id"};
+constexpr db::Statement kDropOtherMentions{
+    "msg_drop_other_mentions", "DELETE FROM mentions WHERE message_id = $1 AND user_id <> ALL($2::uuid[])"};
+constexpr db::Statement kMessageJson{"msg_json", "SELECT message_json(m) AS j FROM messages m WHERE m.id = $1"};
+constexpr db::Statement kFindMessage{
+    "msg_find",
+    "SELECT id, conversation_id, sender_id, deleted_at IS NOT NULL AS deleted FROM messages WHERE id = $1"};
+constexpr db::Statement kUpdateContent{
+    "msg_update_content",
+    "UPDATE messages SET content = $2, is_edited = true, updated_at = now() WHERE id = $1 AND deleted_at IS NULL"};
+constexpr db::Statement kSoftDelete{
+    "msg_soft_delete",
+    "UPDATE messages SET deleted_at = now(), deleted_by = $2, updated_at = now() "
+    "WHERE id = $1 AND deleted_at IS NULL RETURNING parent_id"};
+
+const char* const kMessageTypes[] = {"text", "image", "file", "system"};
+
+std::string request_hash(const SendInput& in) {
+  return crypto::sha256_hex(in.conversation_id + '\n' + in.content);
+}
+
+// Resolves and stores the mentions of a message; returns the user ids newly mentioned.
+std::vector<std::string> store_mentions(db::Transaction& tx, const std::string& message_id,
+                                        const std::string& conversation_id, const std::string& content,
+                                        bool replace) {
+  std::vector<std::string> names = parse_mentions(content);
+  std::vector<std::string> ids;
+  if (!names.empty()) {
+    auto r = tx.exec(kResolveMentions, {conversation_id, db::text_array(names)});
+    for (int i = 0; i < r.rows(); ++i) ids.push_back(r.str(i, "id"));
+  }
+  if (replace) tx.exec(kDropOtherMentions, {message_id, db::text_array(ids)});
+  std::vector<std::string> added;
+  if (ids.empty()) return added;
+  auto r = tx.exec(kInsertMentions, {message_id, db::text_array(ids)});
+  for (int i = 0; i < r.rows(); ++i) added.push_back(r.str(i, "user_id"));
+  return added;
+}
+
+void enqueue_mention_job(Outbox& out, db::Transaction& tx, const std::string& message_id,
+                         const std::string& conversation_id, const std::string& sender_id,
+                         const std::vector<std::string>& user_ids) {
+  if (user_ids.empty()) return;
+  json::Value ids = json::Value::array();
+  for (const auto& u : user_ids) ids.push(u);
+  json::Value job = json::Value::object();
+  job.set("message_id", message_id)
+      .set("conversation_id", conversation_id)
+      .set("sender_id", sender_id)
+      .set("user_ids", std::move(ids));
+  out.job(tx, "mention_notification", conversation_id, std::move(job));
+}
+
+json::Value message_event(const std::string& conversation_id, const std::string& message) {
+  json::Value e = json::Value::object();
+  e.set("data", json::Value::raw(message)).set("channel_id", conversation_id).set("conversation_id", conversation_id);
+  return e;
+}
+
+// The first message sent under this key, if the key is live: 200 with it, or 409 for another request.
+std::optional<http::Response> replay_idempotent(Context& ctx, const CurrentUser& me, const SendInput& in) {
+  auto r = ctx.db.exec(kIdemFind, {me.id, *in.idempotency_key});
+  if (r.empty()) return std::nullopt;
+  if (r.text(0, "request_hash") != request_hash(in)) {
+    http::fail(409, "Idempotency key reused with a different request");
+  }
+  if (r.is_null(0, "message_id")) return std::nullopt;
+  return http::Response::json(200, message_json(ctx, r.str(0, "message_id")));
+}
+
+}  // namespace
+
+std::optional<std::string> read_content(http::Input& in) {
+  auto content = in.string("content", {true, 0, std::numeric_limits<size_t>::max(), true, "Message content"});
+  if (!content) return std::nullopt;
+  if (content->empty()) {
+    in.add_error("content", "Message content cannot be empty", "string_too_short");
+    return std::nullopt;
+  }
+  if (http::utf8_length(*content) > kMaxContent) {
+    in.add_error("content", "Message content is too long", "string_too_long");
+    return std::nullopt;
+  }
+  return content;
+}
+
+SendInput read_send_input(const http::Request& req, bool id_from_body, const std::string& path_id) {
+  http::Input in = http::Input::body(req);
+  SendInput s;
+  std::optional<std::string> conv = id_from_body ? in.uuid("channel_id") : std::optional<std::string>(path_id);
+  auto content = read_content(in);
+  auto type = in.string("message_type", {false, 1, 16, true, "Message type"});
+  if (type && std::find(std::begin(kMessageTypes), std::end(kMessageTypes), *type) == std::end(kMessageTypes)) {
+    in.add_error("message_type", "Message type must be one of text, image, file, system", "enum");
+  }
+  auto media = in.string("media_url", {false, 0, 2048, true, "Media URL"});
+  auto parent = in.uuid("parent_id", false);
+  auto client_id = in.string("client_msg_id", {false, 1, 128, true, "Client message id"});
+  const std::string* header = req.header("idempotency-key");
+  if (header && (header->empty() || header->size() > 128)) {
+    in.add_error("Idempotency-Key", "Idempotency-Key must be 1 to 128 characters", "string_too_long");
+  }
+  in.check();
+  s.conversation_id = *conv;
+  s.content = *content;
+  if (type) s.message_type = *type;
+  if (media && !media->empty()) s.media_url = media;
+  s.parent_id = parent;
+  if (header) s.idempotency_key = *header;
+  else if (client_id) s.idempotency_key = *client_id;
+  return s;
+}
+
+http::Response send_message(Context& ctx, const CurrentUser& me, SendInput in, const SendWording& w) {
+  if (auto wait = take_token(ctx.redis, "rl:send:" + me.id, ctx.config.rate_limit_send,
+                             ctx.config.rate_limit_send_burst)) {
+    throw http::HttpError(429, "Too many requests").with_header("Retry-After", std::to_string(*wait));
+  }
+  if (in.idempotency_key) {
+    if (auto first = replay_idempotent(ctx, me, in)) return std::move(*first);
+  }
+  Conversation conv = find_visible(ctx, me, in.conversation_id, w.not_found);
+  require_member(conv);
+  require_not_archived(conv, w.archived);
+  if (in.parent_id && ctx.db.exec(kParentOk, {*in.parent_id, conv.id}).empty()) {
+    http::not_found("Parent message not found");
+  }
+  Outbox out;
+  std::string message;
+  {
+    db::Transaction tx(ctx.db);
+    if (in.idempotency_key && tx.exec(kIdemClaim, {me.id, *in.idempotency_key, request_hash(in)}).empty()) {
+      // A concurrent send with the same key committed first: answer like a retry.
+      tx.commit();
+      if (auto first = replay_idempotent(ctx, me, in)) return std::move(*first);
+      http::fail(409, "Idempotency key reused with a different request");
+    }
+    auto seq = tx.exec(kNextSeq, {conv.id});
+    if (seq.empty()) http::forbidden(w.archived);
+    auto ins = tx.exec(kInsertMessage, {conv.id, seq.str(0, "last_seq"), me.id, in.content, in.message_type,
+                                        in.media_url, in.parent_id});
+    const std::string id = ins.str(0, "id");
+    if (in.parent_id) tx.exec(kBumpReplies, {*in.parent_id});
+    std::vector<std::string> mentioned = store_mentions(tx, id, conv.id, in.content, false);
+    if (in.idempotency_key) tx.exec(kIdemSetMessage, {me.id, *in.idempotency_key, id});
+    message = tx.exec(kMessageJson, {id}).str(0, "j");
+    out.event(tx, Event{"new_message", conv.id, Audience::kConversation, {}, message_event(conv.id, message)});
+    enqueue_mention_job(out, tx, id, conv.id, me.id, mentioned);
+    tx.commit();
+  }
+  out.relay(ctx);
+  return http::Response::json(201, message);
+}
+
+std::optional<MessageRef> find_message(Context& ctx, const std::string& id) {
+  if (!crypto::is_uuid(id)) return std::nullopt;
+  auto r = ctx.db.exec(kFindMessage, {id});
+  if (r.empty()) return std::nullopt;
+  return MessageRef{r.str(0, "id"), r.str(0, "conversation_id"), r.str(0, "sender_id"), r.boolean(0, "deleted")};
+}
+
+MessageRef find_readable_message(Context& ctx, const CurrentUser& me, const std::string& id, Conversation* conv) {
+  auto m = find_message(ctx, id);
+  if (!m || m->deleted) http::not_found("Message not found");
+  *conv = find_visible(ctx, me, m->conversation_id, "Message not found");
+  require_read(*conv, me);
+  return *m;
+}
+
+std::string message_json(Context& ctx, const std::string& message_id) {
+  auto r = ctx.db.exec(kMessageJson, {message_id});
+  if (r.empty()) http::not_found("Message not found");
+  return r.str(0, "j");
+}
+
+void delete_message(Context& ctx, const CurrentUser& me, const Conversation& conv, const MessageRef& m,
+                    const char* forbidden_detail) {
+  if (m.sender_id != me.id && !can_moderate(conv, me)) http::forbidden(forbidden_detail);
+  Outbox out;
+  {
+    db::Transaction tx(ctx.db);
+    auto r = tx.exec(kSoftDelete, {m.id, me.id});
+    if (r.empty()) http::not_found("Message not found");  // deleted concurrently
+    if (auto parent = r.opt(0, "parent_id")) tx.exec(kDropReply, {*parent});
+    json::Value e = json::Value::object();
+    e.set("message_id", m.id)
+        .set("channel_id", conv.id)
+        .set("conversation_id", conv.id)
+        .set("deleted_by", me.username);
+    out.event(tx, Event{"message_deleted", conv.id, Audience::kConversation, {}, std::move(e)});
+    tx.commit();
+  }
+  out.relay(ctx);
+}
+
+std::string edit_message(Context& ctx, const CurrentUser& me, const std::string& message_id,
+                         const std::string& content) {
+  Conversation conv;
+  MessageRef m = find_readable_message(ctx, me, message_id, &conv);
+  if (m.sender_id != me.id) http::forbidden("Can only edit your own messages");
+  require_not_archived(conv);
+  Outbox out;
+  std::string message;
+  {
+    db::Transaction tx(ctx.db);
+    tx.exec(kUpdateContent, {m.id, content});
+    std::vector<std::string> added = store_mentions(tx, m.id, conv.id, content, true);
+    message = tx.exec(kMessageJson, {m.id}).str(0, "j");
+    out.event(tx, Event{"message_edited", conv.id, Audience::kConversation, {}, message_event(conv.id, message)});
+    enqueue_mention_job(out, tx, m.id, conv.id, me.id, added);
+    tx.commit();
+  }
+  out.relay(ctx);
+  return message;
+}
+
+}  // namespace chat::handlers

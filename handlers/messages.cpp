@@ -1,0 +1,264 @@
+// /api/v1/messages: the team-chat message routes (history, send, edit, delete, reactions, mentions,
+// replies, search, read markers).
+#include "core/crypto.hpp"
+#include "core/validate.hpp"
+#include "handlers/common/access.hpp"
+#include "handlers/common/events.hpp"
+#include "handlers/common/messaging.hpp"
+#include "handlers/routes.hpp"
+
+namespace chat::handlers {
+namespace {
+
+using http::Request;
+using http::Response;
+
+// Pages are built as one JSON array by PostgreSQL, in chronological order within the page.
+#define CHAT_PAGE_SELECT "SELECT coalesce(json_agg(message_json(sub.m) ORDER BY (sub.m).seq), '[]') AS j FROM "
+constexpr db::Statement kHistoryNewest{
+    "msg_history_newest",
+    CHAT_PAGE_SELECT "(SELECT m FROM messages m WHERE m.conversation_id = $1 AND m.deleted_at IS NULL "
+                     "ORDER BY m.seq DESC LIMIT $2 OFFSET $3) sub"};
+constexpr db::Statement kHistoryBefore{
+    "msg_history_before",
+    CHAT_PAGE_SELECT "(SELECT m FROM messages m WHERE m.conversation_id = $1 AND m.deleted_at IS NULL "
+                     "AND m.seq < $3 ORDER BY m.seq DESC LIMIT $2) sub"};
+constexpr db::Statement kHistoryAfter{
+    "msg_history_after",
+    CHAT_PAGE_SELECT "(SELECT m FROM messages m WHERE m.conversation_id = $1 AND m.deleted_at IS NULL "
+                     "AND m.seq > $3 ORDER BY m.seq LIMIT $2) sub"};
+constexpr db::Statement kReplies{
+    "msg_replies",
+    CHAT_PAGE_SELECT "(SELECT m FROM messages m WHERE m.parent_id = $1 AND m.deleted_at IS NULL "
+                     "AND m.seq > $3 ORDER BY m.seq LIMIT $2) sub"};
+// Mentions of the caller in conversations it is still in, newest first.
+constexpr db::Statement kMyMentions{
+    "msg_my_mentions",
+    "SELECT coalesce(json_agg(message_json(sub.m) ORDER BY sub.at DESC, (sub.m).id), '[]') AS j FROM ("
+    "  SELECT m, mn.created_at AS at FROM mentions mn JOIN messages m ON m.id = mn.message_id "
+    "  JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $1 "
+    "  WHERE mn.user_id = $1 AND m.deleted_at IS NULL ORDER BY mn.created_at DESC, m.id LIMIT $2 OFFSET $3) sub"};
+// Full-text search over the conversations the caller is a member of: best match first, then newest.
+constexpr db::Statement kSearch{
+    "msg_search",
+    "SELECT coalesce(json_agg(message_json(sub.m) ORDER BY sub.rank DESC, (sub.m).created_at DESC), '[]') AS j "
+    "FROM (SELECT m, ts_rank(m.search_vector, q) AS rank FROM plainto_tsquery('simple', $2) q, messages m "
+    "  JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $1 "
+    "  WHERE m.search_vector @@ q AND m.deleted_at IS NULL AND ($3::uuid IS NULL OR m.conversation_id = $3) "
+    "  ORDER BY rank DESC, m.created_at DESC LIMIT $4) sub"};
+constexpr db::Statement kMessageSeq{"msg_seq", "SELECT seq FROM messages WHERE id = $1 AND conversation_id = $2"};
+// The marker only moves forward, and never past the newest message.
+constexpr db::Statement kMarkRead{
+    "msg_mark_read",
+    "UPDATE conversation_members SET last_read_seq = greatest(last_read_seq, "
+    "  least($3::bigint, (SELECT last_seq FROM conversations WHERE id = $1))) "
+    "WHERE conversation_id = $1 AND user_id = $2 RETURNING last_read_seq"};
+constexpr db::Statement kRemoveReaction{
+    "msg_reaction_remove",
+    "DELETE FROM reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3 RETURNING id"};
+constexpr db::Statement kAddReaction{
+    "msg_reaction_add",
+    "INSERT INTO reactions (message_id, user_id, emoji) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING "
+    "RETURNING id, reaction_json(reactions, $4::text) AS j"};
+constexpr db::Statement kFindReaction{
+    "msg_reaction_find", "SELECT id, message_id, user_id, emoji FROM reactions WHERE id = $1"};
+constexpr db::Statement kDeleteReactionById{"msg_reaction_delete", "DELETE FROM reactions WHERE id = $1 RETURNING id"};
+
+Response json_text(int status, std::string text) { return Response::json(status, std::move(text)); }
+
+Response history(Context& ctx, Request& req) {
+  CurrentUser me = require_user(ctx, req);
+  http::Input q = http::Input::query(req);
+  int64_t limit = q.integer("limit", {false, 1, 100}).value_or(50);
+  auto offset = q.integer("offset", {false, 0});
+  auto before = q.integer("before_seq", {false, 1});
+  auto after = q.integer("after_seq", {false, 0});
+  if (int(offset.has_value()) + int(before.has_value()) + int(after.has_value()) > 1) {
+    q.add_error("offset", "Use at most one of offset, before_seq and after_seq", "value_error");
+  }
+  q.check();
+  Conversation c = find_visible(ctx, me, req.param("channel_id"), "Channel not found");
+  require_read(c, me);
+  if (before) return json_text(200, ctx.db.exec(kHistoryBefore, {c.id, limit, *before}).str(0, "j"));
+  if (after) return json_text(200, ctx.db.exec(kHistoryAfter, {c.id, limit, *after}).str(0, "j"));
+  return json_text(200, ctx.db.exec(kHistoryNewest, {c.id, limit, offset.value_or(0)}).str(0, "j"));
+}
+
+Response send(Context& ctx, Request& req) {
+  CurrentUser me = require_user(ctx, req);
+  return send_message(ctx, me, read_send_input(req, true), kChannelWording);
+}
+
+Response get(Context& ctx, Request& req) {
+  CurrentUser me = require_user(ctx, req);
+  Conversation c;
+  MessageRef m = find_readable_message(ctx, me, req.param("id"), &c);
+  return json_text(200, message_json(ctx, m.id));
+}
+
+Response edit(Context& ctx, Request& req) {
+  CurrentUser me = require_user(ctx, req);
+  http::Input in = http::Input::body(req);
+  auto content = read_content(in);
+  in.check();
+  return json_text(200, edit_message(ctx, me, req.param("id"), *content));
+}
+
+Response remove(Context& ctx, Request& req) {
+  CurrentUser me = require_user(ctx, req);
+  Conversation c;
+  MessageRef m = find_readable_message(ctx, me, req.param("id"), &c);
+  delete_message(ctx, me, c, m, "Not allowed to delete this message");
+  json::Value out = json::Value::object();
+  out.set("message", "Message deleted successfully");
+  return Response::json(200, out);
+}
+
+// The message a reaction is about: visible, not deleted, in a conversation the caller is in and
+// that is not archived.
+Conversation reaction_target(Context& ctx, const CurrentUser& me, const std::string& message_id) {
+  Conversation c;
+  find_readable_message(ctx, me, message_id, &c);
+  require_member(c);
+  require_not_archived(c);
+  return c;
+}
+
+void reaction_event(Outbox& out, db::Transaction& tx, const Conversation& c, const CurrentUser& me,
+                    const std::string& message_id, const std::string& emoji, const char* action,
+                    const std::string& reaction_id) {
+  json::Value data = json::Value::object();
+  data.set("emoji", emoji).set("user_id", me.id).set("username", me.username).set("action", action);
+  data.set("reaction_id", reaction_id);
+  json::Value e = json::Value::object();
+  e.set("message_id", message_id).set("channel_id", c.id).set("conversation_id", c.id).set("data", std::move(data));
+  out.event(tx, Event{"message_reaction", c.id, Audience::kConversation, {}, std::move(e)});
+}
+
+Response toggle_reaction(Context& ctx, Request& req) {
+  CurrentUser me = require_user(ctx, req);
+  http::Input in = http::Input::body(req);
+  auto message_id = in.uuid("message_id");
+  auto emoji = in.string("emoji", {true, 1, 64, true, "Emoji"});
+  if (emoji && emoji->size() > 64) in.add_error("emoji", "Emoji must be at most 64 bytes", "string_too_long");
+  in.check();
+  Conversation c = reaction_target(ctx, me, *message_id);
+  Outbox out;
+  json::Value result = json::Value::object();
+  {
+    db::Transaction tx(ctx.db);
+    auto removed = tx.exec(kRemoveReaction, {*message_id, me.id, *emoji});
+    if (!removed.empty()) {
+      reaction_event(out, tx, c, me, *message_id, *emoji, "remove", removed.str(0, "id"));
+      result.set("action", "remove").set_null("reaction");
+    } else {
+      auto added = tx.exec(kAddReaction, {*message_id, me.id, *emoji, me.username});
+      if (added.empty()) http::fail(409, "Reaction changed concurrently; try again");
+      reaction_event(out, tx, c, me, *message_id, *emoji, "add", added.str(0, "id"));
+      result.set("action", "add").set("reaction", json::Value::raw(added.str(0, "j")));
+    }
+    tx.commit();
+  }
+  out.relay(ctx);
+  return Response::json(200, result);
+}
+
+Response delete_reaction(Context& ctx, Request& req) {
+  CurrentUser me = require_user(ctx, req);
+  const std::string& id = req.param("reaction_id");
+  if (!crypto::is_uuid(id)) http::not_found("Reaction not found");
+  auto r = ctx.db.exec(kFindReaction, {id});
+  if (r.empty()) http::not_found("Reaction not found");
+  std::string message_id = r.str(0, "message_id");
+  Conversation c = reaction_target(ctx, me, message_id);
+  if (r.text(0, "user_id") != me.id) http::forbidden("Can only remove your own reactions");
+  Outbox out;
+  {
+    db::Transaction tx(ctx.db);
+    if (tx.exec(kDeleteReactionById, {id}).empty()) http::not_found("Reaction not found");
+    reaction_event(out, tx, c, me, message_id, r.str(0, "emoji"), "remove", id);
+    tx.commit();
+  }
+  out.relay(ctx);
+  json::Value result = json::Value::object();
+  result.set("action", "remove");
+  return Response::json(200, result);
+}
+
+Response my_mentions(Context& ctx, Request& req) {
+  CurrentUser me = require_user(ctx, req);
+  http::Input q = http::Input::query(req);
+  int64_t limit = q.integer("limit", {false, 1, 100}).value_or(50);
+  int64_t offset = q.integer("offset", {false, 0}).value_or(0);
+  q.check();
+  return json_text(200, ctx.db.exec(kMyMentions, {me.id, limit, offset}).str(0, "j"));
+}
+
+Response replies(Context& ctx, Request& req) {
+  CurrentUser me = require_user(ctx, req);
+  http::Input q = http::Input::query(req);
+  int64_t limit = q.integer("limit", {false, 1, 100}).value_or(50);
+  int64_t after = q.integer("after_seq", {false, 0}).value_or(0);
+  q.check();
+  Conversation c;
+  MessageRef m = find_readable_message(ctx, me, req.param("id"), &c);
+  return json_text(200, ctx.db.exec(kReplies, {m.id, limit, after}).str(0, "j"));
+}
+
+Response search(Context& ctx, Request& req) {
+  CurrentUser me = require_user(ctx, req);
+  http::Input q = http::Input::query(req);
+  auto text = q.string("q", {true, 1, 500, true, "Search query"});
+  auto channel_id = q.uuid("channel_id", false);
+  int64_t limit = q.integer("limit", {false, 1, 100}).value_or(20);
+  q.check();
+  if (channel_id) {
+    Conversation c = find_visible(ctx, me, *channel_id, "Channel not found");
+    require_member(c);
+  }
+  return json_text(200, ctx.db.exec(kSearch, {me.id, *text, channel_id, limit}).str(0, "j"));
+}
+
+Response mark_read(Context& ctx, Request& req) {
+  CurrentUser me = require_user(ctx, req);
+  http::Input in = http::Input::body(req);
+  auto channel_id = in.uuid("channel_id");
+  auto seq = in.integer("seq", {false, 0});
+  auto message_id = in.uuid("message_id", false);
+  if (!seq && !message_id && in.ok()) in.add_error("seq", "Seq or message id is required", "missing");
+  in.check();
+  Conversation c = find_visible(ctx, me, *channel_id, "Channel not found");
+  require_member(c);
+  int64_t target = seq.value_or(0);
+  if (message_id) {
+    auto r = ctx.db.exec(kMessageSeq, {*message_id, c.id});
+    if (r.empty()) http::not_found("Message not found");
+    target = r.int64(0, "seq");
+  }
+  auto r = ctx.db.exec(kMarkRead, {c.id, me.id, target});
+  if (r.empty()) http::not_found("Channel not found");
+  json::Value e = json::Value::object();
+  e.set("channel_id", c.id).set("conversation_id", c.id).set("seq", r.int64(0, "last_read_seq"));
+  publish_ephemeral(ctx, "read_receipt", {me.id}, c.id, std::move(e));
+  return Response::no_content();
+}
+
+}  // namespace
+
+std::vector<http::Route> messages_routes() {
+  return {
+      {"POST", "/api/v1/messages", send},
+      {"GET", "/api/v1/messages/channel/:channel_id", history},
+      {"GET", "/api/v1/messages/search", search},
+      {"POST", "/api/v1/messages/reactions", toggle_reaction},
+      {"DELETE", "/api/v1/messages/reactions/:reaction_id", delete_reaction},
+      {"POST", "/api/v1/messages/read", mark_read},
+      {"GET", "/api/v1/messages/mentions/my", my_mentions},
+      {"GET", "/api/v1/messages/:id", get},
+      {"PUT", "/api/v1/messages/:id", edit},
+      {"DELETE", "/api/v1/messages/:id", remove},
+      {"GET", "/api/v1/messages/:id/replies", replies},
+  };
+}
+
+}  // namespace chat::handlers
