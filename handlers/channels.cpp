@@ -137,7 +137,7 @@ Response create(Context& ctx, Request& req) {
     tx.exec(kAddMember, {id, me.id, "owner"});
     json::Value e = json::Value::object();
     e.set("data", json::Value::raw(channel_json(ctx, id, me, false)));
-    out.event(tx, Event{"channel_created", id, is_private ? Audience::kConversation : Audience::kEveryone, {},
+    out.event(tx, Event{"channel_created", id, is_private ? Audience::kConversation : Audience::kEveryone, {me.id},
                         std::move(e)});
     tx.commit();
   }

@@ -101,10 +101,12 @@ json::Value joined_event(const std::string& conversation_id, const std::string& 
   return e;
 }
 
-void created_event(Context& ctx, Outbox& out, db::Transaction& tx, const std::string& id, const CurrentUser& me) {
+// `members` ride along in user_ids so realtime daemons can subscribe their sockets without a query.
+void created_event(Context& ctx, Outbox& out, db::Transaction& tx, const std::string& id, const CurrentUser& me,
+                   std::vector<std::string> members) {
   json::Value e = json::Value::object();
   e.set("data", json::Value::raw(ctx.db.exec(kJson, {id, me.id}).str(0, "j")));
-  out.event(tx, Event{"conversation_created", id, Audience::kConversation, {}, std::move(e)});
+  out.event(tx, Event{"conversation_created", id, Audience::kConversation, std::move(members), std::move(e)});
 }
 
 Response create(Context& ctx, Request& req) {
@@ -134,7 +136,9 @@ Response create(Context& ctx, Request& req) {
       auto found = tx.exec(kFindDirect, {key});
       if (!found.empty()) {
         id = found.str(0, "id");
-        tx.exec(kAddMember, {id, me.id, "member"});  // a caller who had left is back in
+        if (!tx.exec(kAddMember, {id, me.id, "member"}).empty()) {  // a caller who had left is back in
+          out.event(tx, Event{"user_joined", id, Audience::kConversation, {me.id}, joined_event(id, me.id, me.username)});
+        }
       } else {
         try {
           id = tx.exec(kCreate, {"direct", std::nullopt, me.id, key}).str(0, "id");
@@ -144,7 +148,7 @@ Response create(Context& ctx, Request& req) {
         }
         tx.exec(kAddMember, {id, me.id, "member"});
         tx.exec(kAddMember, {id, other, "member"});
-        created_event(ctx, out, tx, id, me);
+        created_event(ctx, out, tx, id, me, {me.id, other});
         status = 201;
       }
       tx.commit();
@@ -159,7 +163,9 @@ Response create(Context& ctx, Request& req) {
     id = tx.exec(kCreate, {"group", title && !title->empty() ? title : std::nullopt, me.id, std::nullopt}).str(0, "id");
     tx.exec(kAddMember, {id, me.id, "owner"});
     for (const auto& other : others) tx.exec(kAddMember, {id, other, "member"});
-    created_event(ctx, out, tx, id, me);
+    std::vector<std::string> members = others;
+    members.push_back(me.id);
+    created_event(ctx, out, tx, id, me, std::move(members));
     tx.commit();
   }
   out.relay(ctx);

@@ -10,6 +10,7 @@
 #include "core/password.hpp"
 #include "core/timefmt.hpp"
 #include "handlers/common/auth_guard.hpp"
+#include "handlers/common/events.hpp"
 #include "handlers/common/user_view.hpp"
 
 namespace chat::handlers {
@@ -56,7 +57,7 @@ constexpr db::Statement kJoinGeneral{
     "INSERT INTO conversation_members (conversation_id, user_id, role, last_read_seq) "
     "SELECT c.id, $1, 'member', c.last_seq FROM conversations c "
     "WHERE c.kind = 'channel' AND lower(c.name) = 'general' AND NOT c.is_archived "
-    "ON CONFLICT DO NOTHING"};
+    "ON CONFLICT DO NOTHING RETURNING conversation_id"};
 
 constexpr db::Statement kFindLogin{
     "acc_find_login",
@@ -170,6 +171,7 @@ std::string register_account(Context& ctx, const NewAccount& acc, const Duplicat
   // Hash before the transaction: Argon2 takes tens of milliseconds and must not hold the lock.
   const std::string hashed = password::hash(acc.password, ctx.config.argon2);
   try {
+    Outbox out;
     db::Transaction tx(ctx.db);
     tx.exec(kLockRegistration);
     auto d = tx.exec(kFindDuplicate, {acc.username, acc.email});
@@ -177,9 +179,16 @@ std::string register_account(Context& ctx, const NewAccount& acc, const Duplicat
     if (!d.is_null(0, "same_email") && d.boolean(0, "same_email")) http::bad_request(dup.email);
     auto u = tx.exec(kInsertUser, {acc.username, acc.email, hashed, acc.avatar});
     std::string id = u.str(0, "id");
-    if (u.text(0, "role") == "admin") tx.exec(kSetupDefaultChannels, {id});
-    else tx.exec(kJoinGeneral, {id});
+    if (u.text(0, "role") == "admin") {
+      tx.exec(kSetupDefaultChannels, {id});
+    } else if (auto general = tx.exec(kJoinGeneral, {id}); !general.empty()) {
+      std::string channel = general.str(0, "conversation_id");
+      json::Value e = json::Value::object();
+      e.set("user_id", id).set("username", acc.username).set("channel_id", channel).set("conversation_id", channel);
+      out.event(tx, Event{"user_joined", channel, Audience::kConversation, {id}, std::move(e)});
+    }
     tx.commit();
+    out.relay(ctx);
     log::info("user_registered", {{"user_id", id}});
     return id;
   } catch (const db::DbError&) {
