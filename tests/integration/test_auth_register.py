@@ -269,3 +269,13 @@ def test_concurrent_duplicate_email(api):
     for r in rs:
         if r.status_code == 400:
             assert r.json() == {"detail": "Email already registered"}
+
+
+@pytest.mark.parametrize("content", [
+    b"[" * 100000 + b"]" * 100000,
+    b'{"a":' * 100000 + b"1" + b"}" * 100000,
+])
+def test_deeply_nested_json_is_a_422_not_a_crash(api, content):
+    r = api.post(REGISTER, content=content, headers={"Content-Type": "application/json"})
+    assert_422(r)
+    assert api.get("/health").status_code == 200

@@ -1,4 +1,6 @@
 """§3 tokens: JWT validation, refresh rotation and reuse, logout, password change."""
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -62,6 +64,20 @@ def test_forged_token_with_right_secret_is_accepted(api, stack, user):
     assert r.status_code == 200 and r.json()["id"] == user.user["id"], r.text
 
 
+def _sign(key, signing_input):
+    return b64url(hmac.new(key, signing_input.encode(), hashlib.sha256).digest())
+
+
+def test_header_without_typ_is_accepted(api, stack, user):
+    """typ is optional (RFC 7519 §5.1): alg HS256 alone is a valid header."""
+    token = forge_jwt(jwt_payload(user.access), stack.jwt_secret, "HS256", header={"alg": "HS256"})
+    assert me(api, token).status_code == 200
+
+
+def test_very_long_bearer_token(api, user):
+    assert_401_invalid(me(api, user.access + "A" * 6000))
+
+
 def _variants(stack, user, other_id):
     claims = jwt_payload(user.access)
     key = stack.jwt_secret
@@ -85,6 +101,12 @@ def _variants(stack, user, other_id):
         "expired": forge_jwt({**claims, "iat": now - 7200, "exp": now - 3600}, key, "HS256"),
         "unknown_sub": forge_jwt({**claims, "sub": str(uuid.uuid4())}, key, "HS256"),
         "malformed_sub": forge_jwt({**claims, "sub": "not-a-uuid"}, key, "HS256"),
+        "payload_not_json": f"{h}.{b64url(b'not json')}." + _sign(key, f"{h}.{b64url(b'not json')}"),
+        "payload_json_array": f"{h}.{b64url(b'[1,2]')}." + _sign(key, f"{h}.{b64url(b'[1,2]')}"),
+        "header_not_json": f"{b64url(b'nope')}.{p}." + _sign(key, f"{b64url(b'nope')}.{p}"),
+        "exp_as_string": forge_jwt({**claims, "exp": str(claims["exp"])}, key, "HS256"),
+        "sub_as_number": forge_jwt({**claims, "sub": 12345}, key, "HS256"),
+        "four_segments": user.access + ".x",
         "garbage": "abc.def.ghi",
         "not_a_jwt": "garbage",
     }
@@ -93,7 +115,8 @@ def _variants(stack, user, other_id):
 VARIANTS = [
     "alg_none", "alg_None", "alg_NONE_with_sig", "hs384_right_secret", "hs512_right_secret",
     "hs256_header_says_hs512", "tampered_payload", "signature_stripped", "wrong_key", "no_exp",
-    "expired", "unknown_sub", "malformed_sub", "garbage", "not_a_jwt",
+    "expired", "unknown_sub", "malformed_sub", "payload_not_json", "payload_json_array", "header_not_json",
+    "exp_as_string", "sub_as_number", "four_segments", "garbage", "not_a_jwt",
 ]
 
 

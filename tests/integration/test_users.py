@@ -137,7 +137,15 @@ def test_list_users_default_limit_is_50(api, user, db):
     assert r.status_code == 200 and len(r.json()) == min(100, max(count, 51)), r.text
 
 
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"limit": -1}, {"limit": "abc"}, {"offset": -1}])
+def test_list_users_huge_offset(api, user):
+    r = api.get(USERS, params={"offset": 10**12}, headers=auth_headers(user.access))
+    assert r.status_code == 200 and r.json() == [], r.text
+
+
+@pytest.mark.parametrize("params", [
+    {"limit": 0}, {"limit": 101}, {"limit": -1}, {"limit": "abc"}, {"limit": "1.5"}, {"limit": ""},
+    {"offset": -1}, {"offset": "x"}, {"offset": str(10**30)}, {"limit": str(10**30)},
+])
 def test_list_users_bad_paging(api, user, params):
     r = api.get(USERS, params=params, headers=auth_headers(user.access))
     assert_422(r, ("query", next(iter(params))))
@@ -389,3 +397,26 @@ def test_search_nul_byte_is_not_a_server_error(api, register):
         assert r.json() == []
     else:
         assert_422(r)
+
+
+def test_moderator_sees_no_emails_and_cannot_update_others(api, register, db):
+    mod, other = register(), register()
+    db("UPDATE users SET role = 'moderator' WHERE id = :'p1'", mod.user["id"])
+    h = auth_headers(mod.access)
+    r = api.get(f"{USERS}{other.user['id']}", headers=h)
+    assert r.status_code == 200 and r.json()["email"] is None, r.text
+    r = api.get(USERS, params={"limit": 100}, headers=h)
+    for u in r.json():
+        assert_visible_to(u, mod.user)
+    r = api.get("/api/v1/users/search", params={"q": other.user["username"]}, headers=h)
+    assert [u["email"] for u in r.json()] == [None], r.text
+    r = api.put(f"{USERS}{other.user['id']}", headers=h, json={"avatar": "x"})
+    assert_error(r, 403, "Can only update your own profile")
+
+
+def test_admin_sees_emails_in_search(api, register, admin):
+    t = "adm" + uuid.uuid4().hex[:8]
+    a = register(username=f"{t}_one")
+    r = search(api, admin.access, t)
+    assert r.status_code == 200, r.text
+    assert [(u["id"], u["email"]) for u in r.json()] == [(a.user["id"], a.user["email"])]
