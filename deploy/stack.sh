@@ -10,7 +10,7 @@
 #   migrate  run chat-migrate against the running stack
 # Settings (environment, then <repo>/.env; the environment wins): CHAT_RUN_DIR, CHAT_HTTP_PORT, CHAT_BUILD_DIR,
 # BACKEND_CORS_ORIGINS, JWT_SECRET_KEY/SECRET_KEY, ENVIRONMENT, ACCESS_TOKEN_EXPIRE_MINUTES, RATE_LIMIT_AUTH(_BURST),
-# RATE_LIMIT_SEND(_BURST), HANDLER_PROCS, HANDLER_THREADS, LOG_LEVEL, CHAT_PG_DURABLE=1 (keep fsync on).
+# RATE_LIMIT_SEND(_BURST), HANDLER_PROCS, HANDLER_THREADS, WORKER_PROCS, LOG_LEVEL, CHAT_PG_DURABLE=1 (keep fsync on).
 set -euo pipefail
 
 # FastCGI handler groups: chat-NAME listens on $RUN/sock/NAME.sock (nginx upstream chat_NAME).
@@ -274,7 +274,7 @@ cmd_up() {
   # ---- settings and preconditions: checked before anything starts
   [[ $PORT =~ ^[0-9]+$ ]] && ((PORT > 0 && PORT < 65536)) || die "CHAT_HTTP_PORT must be a TCP port (got '$PORT')"
   local v
-  for v in HANDLER_PROCS HANDLER_THREADS RATE_LIMIT_AUTH RATE_LIMIT_AUTH_BURST RATE_LIMIT_SEND RATE_LIMIT_SEND_BURST; do
+  for v in HANDLER_PROCS HANDLER_THREADS WORKER_PROCS RATE_LIMIT_AUTH RATE_LIMIT_AUTH_BURST RATE_LIMIT_SEND RATE_LIMIT_SEND_BURST; do
     check_int "$v"
   done
   parse_origins "$BACKEND_CORS_ORIGINS"
@@ -391,6 +391,12 @@ cmd_up() {
   done
   sleep 0.2
   check_handlers
+
+  # ---- 5b. workers: WORKER_PROCS chat-worker daemons (job queue consumers; periodic jobs once across them)
+  for ((i = 1; i <= WORKER_PROCS; i++)); do
+    STEP=chat-worker-$i STEP_LOG=$LOGS/chat-worker-$i.log
+    start_daemon "chat-worker-$i" "$BUILD/chat-worker"
+  done
 
   # ---- FUTURE daemons: realtime (several, each on a free_port, listed in nginx's realtime upstream) and the worker.
   # e.g.: : >"$NGINX_PREFIX/conf/realtime_upstream.conf"
@@ -620,6 +626,7 @@ cmd_migrate() {
 : "${BACKEND_CORS_ORIGINS:=http://localhost:3000,http://127.0.0.1:3000}"
 : "${RATE_LIMIT_AUTH:=5}" "${RATE_LIMIT_AUTH_BURST:=20}" "${RATE_LIMIT_SEND:=10}" "${RATE_LIMIT_SEND_BURST:=30}"
 : "${HANDLER_PROCS:=2}" "${HANDLER_THREADS:=2}"
+: "${WORKER_PROCS:=1}"
 
 case ${1:-} in
   up) cmd_up ;;
