@@ -73,8 +73,10 @@ EnvMap parse_env_file(const std::string& text) {
     if (eq == std::string::npos) continue;
     std::string key = trim(line.substr(0, eq));
     std::string value = trim(line.substr(eq + 1));
-    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
-      value = value.substr(1, value.size() - 2);
+    if (!value.empty() && (value.front() == '"' || value.front() == '\'')) {
+      // A quoted value ends at its closing quote; anything after it (a comment) is not part of it.
+      auto close = value.find(value.front(), 1);
+      if (close != std::string::npos) value = value.substr(1, close - 1);
     } else if (auto hash = value.find(" #"); hash != std::string::npos) {
       value = trim(value.substr(0, hash));  // an unquoted value may carry a trailing comment
     }

@@ -100,6 +100,15 @@ std::optional<double> as_number(const cJSON* n) {
 int array_size(const cJSON* n) { return is_array(n) ? cJSON_GetArraySize(n) : 0; }
 const cJSON* array_item(const cJSON* n, int i) { return is_array(n) ? cJSON_GetArrayItem(n, i) : nullptr; }
 
+std::string dump(const cJSON* n) {
+  if (!n) return "";
+  char* text = cJSON_PrintUnformatted(n);
+  if (!text) return "";
+  std::string out(text);
+  cJSON_free(text);
+  return out;
+}
+
 std::string quote(std::string_view s) {
   Value v = Value::string(s);
   return v.dump();

@@ -67,6 +67,8 @@ std::optional<bool> as_bool(const cJSON* n);
 std::optional<double> as_number(const cJSON* n);
 int array_size(const cJSON* n);
 const cJSON* array_item(const cJSON* n, int i);
+// The compact JSON text of a borrowed node ("" for nullptr).
+std::string dump(const cJSON* n);
 
 // A JSON string literal with quotes, for hand-built bodies such as {"detail": ...}.
 std::string quote(std::string_view s);

@@ -8,6 +8,9 @@
 #include <memory>
 #include <stdexcept>
 
+#include "core/crypto.hpp"
+#include "core/json.hpp"
+
 namespace chat::jwt {
 namespace {
 
@@ -58,6 +61,17 @@ std::optional<Claims> decode(const std::string& secret, const std::string& token
     return std::nullopt;
   };
   if (token.empty() || token.size() > 8192) return fail(Error::kMalformed);
+  // Read the header before libjwt does: the algorithm is pinned before any signature check, and a
+  // refusal says why (libjwt answers EINVAL for everything).
+  auto dot = token.find('.');
+  if (dot == std::string::npos || token.find('.', dot + 1) == std::string::npos) return fail(Error::kMalformed);
+  std::string header_text;
+  if (!crypto::base64url_decode(std::string_view(token).substr(0, dot), header_text)) return fail(Error::kMalformed);
+  auto header = json::Value::parse(header_text);
+  if (!header || !json::is_object(header->get())) return fail(Error::kMalformed);
+  if (json::as_string(json::field(header->get(), "alg")) != std::optional<std::string>("HS256")) {
+    return fail(Error::kWrongAlgorithm);
+  }
   jwt_t* raw = nullptr;
   // The key is always passed: with a NULL key libjwt 1.10 accepts alg "none".
   int rc = jwt_decode(&raw, token.c_str(), key_bytes(secret), static_cast<int>(secret.size()));

@@ -3,6 +3,9 @@
 
 #include <hiredis.h>
 
+#include <poll.h>
+
+#include <cerrno>
 #include <cstdlib>
 
 #include "core/http.hpp"
@@ -139,6 +142,82 @@ bool Client::ping() {
     return r.is_string() && r.str() == "PONG";
   } catch (const RedisError&) {
     return false;
+  }
+}
+
+Subscriber::Subscriber(std::string url) : url_(std::move(url)) {
+  auto ep = parse_url(url_);
+  if (!ep) throw RedisError("bad REDIS_URL");
+  ep_ = *ep;
+}
+
+void Subscriber::subscribe(const std::vector<std::string>& channels) {
+  ctx_.reset();
+  timeval timeout{1, 0};
+  redisContext* c = ep_.unix_socket ? redisConnectUnixWithTimeout(ep_.path.c_str(), timeout)
+                                    : redisConnectWithTimeout(ep_.host.c_str(), ep_.port, timeout);
+  ctx_.reset(c);
+  if (!c || c->err) {
+    std::string msg = c ? c->errstr : "out of memory";
+    ctx_.reset();
+    throw RedisError("could not connect to Redis: " + msg);
+  }
+  redisSetTimeout(c, timeout);
+  auto run = [this](const std::vector<std::string>& args) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    void* r = redisCommandArgv(ctx_.get(), static_cast<int>(args.size()), argv.data(), lens.data());
+    if (!r) {
+      std::string msg = ctx_->errstr;
+      ctx_.reset();
+      throw RedisError("Redis command failed: " + msg);
+    }
+    Reply reply(static_cast<redisReply*>(r));
+    if (reply.is_error()) {
+      ctx_.reset();
+      throw RedisError("Redis refused " + args[0] + ": " + reply.str());
+    }
+  };
+  if (!ep_.password.empty()) run({"AUTH", ep_.password});
+  std::vector<std::string> args{"SUBSCRIBE"};
+  args.insert(args.end(), channels.begin(), channels.end());
+  run(args);  // the first confirmation; the others arrive as pushed replies and next() skips them
+}
+
+std::optional<Subscriber::Message> Subscriber::next(int timeout_ms) {
+  if (!ctx_) throw RedisError("not subscribed");
+  for (bool waited = false;;) {
+    void* raw = nullptr;
+    if (redisReaderGetReply(ctx_->reader, &raw) != REDIS_OK) {
+      ctx_.reset();
+      throw RedisError("Redis protocol error");
+    }
+    if (raw) {
+      Reply r(static_cast<redisReply*>(raw));
+      // RESP2 push: ["message", channel, payload]; subscribe confirmations are skipped.
+      if (r.is_array() && r.size() == 3 && r.element(0).str() == "message") {
+        return Message{r.element(1).str(), r.element(2).str()};
+      }
+      continue;
+    }
+    if (waited) return std::nullopt;
+    pollfd p{ctx_->fd, POLLIN, 0};
+    int n = ::poll(&p, 1, timeout_ms);
+    if (n < 0 && errno != EINTR) {
+      ctx_.reset();
+      throw RedisError("poll failed");
+    }
+    if (n <= 0) return std::nullopt;
+    if (redisBufferRead(ctx_.get()) != REDIS_OK) {
+      std::string msg = ctx_->errstr;
+      ctx_.reset();
+      throw RedisError("Redis connection lost: " + msg);
+    }
+    waited = true;
   }
 }
 

@@ -77,4 +77,27 @@ class Client {
   std::unique_ptr<redisContext, ContextDeleter> ctx_;
 };
 
+// A connection in RESP2 subscribe mode (SUBSCRIBE, then pushed messages only), for one thread.
+// next() waits with poll(2), so a reader thread can check a stop flag between messages without the
+// 1 s socket timeout breaking the connection.
+class Subscriber {
+ public:
+  struct Message {
+    std::string channel;
+    std::string payload;
+  };
+
+  explicit Subscriber(std::string url);
+  // (Re)connects and subscribes to `channels`; throws RedisError.
+  void subscribe(const std::vector<std::string>& channels);
+  // The next published message, or nullopt when none came within `timeout_ms`. Throws RedisError
+  // when the connection broke: call subscribe() again (messages published meanwhile are lost).
+  std::optional<Message> next(int timeout_ms);
+
+ private:
+  std::string url_;
+  Endpoint ep_;
+  std::unique_ptr<redisContext, ContextDeleter> ctx_;
+};
+
 }  // namespace chat::redis

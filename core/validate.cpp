@@ -3,10 +3,34 @@
 
 #include <cctype>
 #include <charconv>
+#include <clocale>
+#include <cwctype>
+#include <locale.h>
+#include <wctype.h>
 
 #include "core/crypto.hpp"
 
 namespace chat::http {
+
+size_t utf8_next(std::string_view s, size_t i, uint32_t* cp) {
+  auto c = static_cast<unsigned char>(s[i]);
+  size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+  if (len == 1 || i + len > s.size()) {
+    *cp = c;
+    return 1;
+  }
+  uint32_t v = len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+  for (size_t k = 1; k < len; ++k) v = (v << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  *cp = v;
+  return len;
+}
+
+bool is_letter_or_digit(uint32_t cp) {
+  if (cp < 0x80) return std::isalnum(static_cast<int>(cp)) != 0;
+  // One locale object for the process; iswalnum_l never consults the global (per-thread) locale.
+  static const locale_t kUtf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(0));
+  return kUtf8 && iswalnum_l(static_cast<wint_t>(cp), kUtf8);
+}
 
 size_t utf8_length(const std::string& s) {
   size_t n = 0;
@@ -55,6 +79,33 @@ std::string trim_copy(const std::string& s) {
   return s.substr(b, e - b);
 }
 
+std::set<std::string> fields_with_nul_escape(std::string_view t) {
+  std::set<std::string> out;
+  if (t.find("\\u0000") == std::string_view::npos) return out;  // the common case costs one scan
+  int depth = 0;
+  std::string key;  // the current top-level key
+  for (size_t i = 0; i < t.size(); ++i) {
+    char c = t[i];
+    if (c == '{' || c == '[') ++depth;
+    else if (c == '}' || c == ']') --depth;
+    if (c != '"') continue;
+    size_t start = ++i;
+    bool nul = false;
+    for (; i < t.size() && t[i] != '"'; ++i) {
+      if (t[i] != '\\') continue;
+      if (i + 5 < t.size() && t.substr(i, 6) == "\\u0000") nul = true;
+      ++i;  // skip the escaped character
+    }
+    std::string_view text = t.substr(start, i - start);
+    size_t j = i + 1;
+    while (j < t.size() && std::isspace(static_cast<unsigned char>(t[j]))) ++j;
+    bool is_key = j < t.size() && t[j] == ':';
+    if (is_key && depth == 1) key = std::string(text);
+    else if (nul && depth >= 1) out.insert(depth == 1 && is_key ? std::string(text) : key);
+  }
+  return out;
+}
+
 Input Input::body(const Request& req, bool allow_form) {
   Input in("body");
   bool blank = trim_copy(req.body).empty();
@@ -75,6 +126,7 @@ Input Input::body(const Request& req, bool allow_form) {
     unprocessable({{{"body"}, "Request body must be a JSON object", "model_attributes_type"}});
   }
   in.json_ = std::move(*parsed);
+  in.nul_fields_ = fields_with_nul_escape(req.body);
   return in;
 }
 
@@ -126,6 +178,11 @@ std::optional<std::string> Input::string(const char* key, const StringRule& rule
     add_error(key, label + " must be valid UTF-8", "string_unicode");
     return std::nullopt;
   }
+  // PostgreSQL text cannot hold NUL, and a C string would end there: refuse rather than cut.
+  if (v->find('\0') != std::string::npos || nul_fields_.count(key)) {
+    add_error(key, label + " must not contain NUL characters", "string_unicode");
+    return std::nullopt;
+  }
   if (rule.trim) *v = trim_copy(*v);
   size_t n = utf8_length(*v);
   if (n < rule.min_chars) {
@@ -160,7 +217,10 @@ std::optional<int64_t> Input::integer(const char* key, const IntRule& rule) {
     if (f && !json::is_null(f)) {
       given = true;
       auto d = json::as_number(f);
-      if (d && *d == static_cast<double>(static_cast<int64_t>(*d))) value = static_cast<int64_t>(*d);
+      // Range first: casting a double outside int64_t is undefined behaviour.
+      if (d && *d >= -9.0e18 && *d <= 9.0e18 && *d == static_cast<double>(static_cast<int64_t>(*d))) {
+        value = static_cast<int64_t>(*d);
+      }
     }
   }
   if (!given) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,11 +56,22 @@ class Input {
   std::optional<std::string> raw_string(const char* key, bool& wrong_type) const;
 
   std::string where_;  // "body" or "query"
+  std::set<std::string> nul_fields_;  // top-level JSON fields whose strings held \u0000 (cJSON cuts there)
   std::optional<json::Value> json_;
   std::map<std::string, std::string> form_;
   bool is_form_ = false;
   std::vector<FieldError> errors_;
 };
+
+// The top-level fields of a JSON object text whose string values (at any depth) contain the escape
+// \u0000. cJSON ends its C strings at a NUL, so such a value would silently lose its tail.
+std::set<std::string> fields_with_nul_escape(std::string_view json_text);
+
+// Decodes the code point at `s[i]` of valid UTF-8 into *cp and returns its length in bytes (1 for a
+// stray byte, with *cp set to that byte).
+size_t utf8_next(std::string_view s, size_t i, uint32_t* cp);
+// A letter or digit of any script (Unicode classes through glibc's C.UTF-8 locale).
+bool is_letter_or_digit(uint32_t cp);
 
 // Code points in a UTF-8 string (continuation bytes are not counted).
 size_t utf8_length(const std::string& s);

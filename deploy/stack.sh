@@ -563,6 +563,9 @@ stop_run() {
   RUN_STOPPING=1
   trap '' INT TERM
   [[ -n $RUN_TAIL_PID ]] && kill "$RUN_TAIL_PID" 2>/dev/null
+  [[ -n ${RUN_SLEEP_PID:-} ]] && kill "$RUN_SLEEP_PID" 2>/dev/null   # the wait loop's sleep: nothing outlives run
+  local job
+  for job in $(jobs -p); do kill "$job" 2>/dev/null; done          # (also one forked just before the signal)
   echo "stack.sh: stopping the chat stack" >&2
   cmd_down
   echo "stack.sh: chat stack stopped" >&2
@@ -576,7 +579,8 @@ cmd_run() {
   RUN_TAIL_PID=$!
   while stack_running; do
     sleep 1 &
-    wait $! || true
+    RUN_SLEEP_PID=$!
+    wait $RUN_SLEEP_PID || true
   done
   echo "stack.sh: nginx is gone; stopping the rest" >&2
   exit 0

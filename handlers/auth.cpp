@@ -138,7 +138,7 @@ Response change_password(Context& ctx, Request& req) {
 
 Response me(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
-  return Response::json(200, load_user_json(ctx, me.id, true));
+  return Response::json(200, load_own_user_json(ctx, me.id));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "core/validate.hpp"
 #include "handlers/common/access.hpp"
 #include "handlers/common/events.hpp"
+#include "handlers/common/message_sql.hpp"
 #include "handlers/common/messaging.hpp"
 #include "handlers/routes.hpp"
 
@@ -49,9 +50,8 @@ constexpr db::Statement kMakeGroup{
     "WHERE cm.conversation_id = c.id AND cm.user_id = c.creator_id"};
 constexpr db::Statement kPage{
     "conv_page",
-    "SELECT (sub.m).seq AS seq, message_json(sub.m) AS j FROM ("
-    "  SELECT m FROM messages m WHERE m.conversation_id = $1 AND m.deleted_at IS NULL AND m.seq < $2 "
-    "  ORDER BY m.seq DESC LIMIT $3) sub ORDER BY (sub.m).seq DESC"};
+    "SELECT m.seq, " CHAT_MESSAGE_JSON " AS j FROM (SELECT * FROM messages WHERE conversation_id = $1 "
+    "AND deleted_at IS NULL AND seq < $2 ORDER BY seq DESC LIMIT $3) m" CHAT_MESSAGE_JOINS " ORDER BY m.seq DESC"};
 constexpr db::Statement kMessageSeq{"conv_message_seq",
                                     "SELECT seq FROM messages WHERE id = $1 AND conversation_id = $2"};
 constexpr db::Statement kMarkRead{

@@ -4,6 +4,7 @@
 #include "core/validate.hpp"
 #include "handlers/common/access.hpp"
 #include "handlers/common/events.hpp"
+#include "handlers/common/message_sql.hpp"
 #include "handlers/common/messaging.hpp"
 #include "handlers/routes.hpp"
 
@@ -14,38 +15,46 @@ using http::Request;
 using http::Response;
 
 // Pages are built as one JSON array by PostgreSQL, in chronological order within the page.
-#define CHAT_PAGE_SELECT "SELECT coalesce(json_agg(message_json(sub.m) ORDER BY (sub.m).seq), '[]') AS j FROM "
 constexpr db::Statement kHistoryNewest{
     "msg_history_newest",
-    CHAT_PAGE_SELECT "(SELECT m FROM messages m WHERE m.conversation_id = $1 AND m.deleted_at IS NULL "
-                     "ORDER BY m.seq DESC LIMIT $2 OFFSET $3) sub"};
+    CHAT_MESSAGE_ARRAY("SELECT * FROM messages WHERE conversation_id = $1 AND deleted_at IS NULL "
+                       "ORDER BY seq DESC LIMIT $2 OFFSET $3", "m.seq")};
 constexpr db::Statement kHistoryBefore{
     "msg_history_before",
-    CHAT_PAGE_SELECT "(SELECT m FROM messages m WHERE m.conversation_id = $1 AND m.deleted_at IS NULL "
-                     "AND m.seq < $3 ORDER BY m.seq DESC LIMIT $2) sub"};
+    CHAT_MESSAGE_ARRAY("SELECT * FROM messages WHERE conversation_id = $1 AND deleted_at IS NULL AND seq < $3 "
+                       "ORDER BY seq DESC LIMIT $2", "m.seq")};
 constexpr db::Statement kHistoryAfter{
     "msg_history_after",
-    CHAT_PAGE_SELECT "(SELECT m FROM messages m WHERE m.conversation_id = $1 AND m.deleted_at IS NULL "
-                     "AND m.seq > $3 ORDER BY m.seq LIMIT $2) sub"};
+    CHAT_MESSAGE_ARRAY("SELECT * FROM messages WHERE conversation_id = $1 AND deleted_at IS NULL AND seq > $3 "
+                       "ORDER BY seq LIMIT $2", "m.seq")};
 constexpr db::Statement kReplies{
     "msg_replies",
-    CHAT_PAGE_SELECT "(SELECT m FROM messages m WHERE m.parent_id = $1 AND m.deleted_at IS NULL "
-                     "AND m.seq > $3 ORDER BY m.seq LIMIT $2) sub"};
+    CHAT_MESSAGE_ARRAY("SELECT * FROM messages WHERE parent_id = $1 AND deleted_at IS NULL AND seq > $3 "
+                       "ORDER BY seq LIMIT $2", "m.seq")};
 // Mentions of the caller in conversations it is still in, newest first.
 constexpr db::Statement kMyMentions{
     "msg_my_mentions",
-    "SELECT coalesce(json_agg(message_json(sub.m) ORDER BY sub.at DESC, (sub.m).id), '[]') AS j FROM ("
-    "  SELECT m, mn.created_at AS at FROM mentions mn JOIN messages m ON m.id = mn.message_id "
-    "  JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $1 "
-    "  WHERE mn.user_id = $1 AND m.deleted_at IS NULL ORDER BY mn.created_at DESC, m.id LIMIT $2 OFFSET $3) sub"};
+    CHAT_MESSAGE_ARRAY("SELECT msg.*, mn.created_at AS mentioned_at FROM mentions mn "
+                       "JOIN messages msg ON msg.id = mn.message_id "
+                       "JOIN conversation_members cm ON cm.conversation_id = msg.conversation_id AND cm.user_id = $1 "
+                       "WHERE mn.user_id = $1 AND msg.deleted_at IS NULL "
+                       "ORDER BY mn.created_at DESC, msg.id LIMIT $2 OFFSET $3",
+                       "m.mentioned_at DESC, m.id")};
+// Reading one's mentions clears the offline-mention counter (User.unread_mentions, set by chat-worker).
+constexpr db::Statement kMentionsSeen{
+    "msg_mentions_seen",
+    "WITH seen AS (UPDATE notifications SET read_at = now() WHERE user_id = $1 AND kind = 'mention' "
+    "AND read_at IS NULL) UPDATE users SET unread_mentions = 0 WHERE id = $1 AND unread_mentions <> 0"};
 // Full-text search over the conversations the caller is a member of: best match first, then newest.
 constexpr db::Statement kSearch{
     "msg_search",
-    "SELECT coalesce(json_agg(message_json(sub.m) ORDER BY sub.rank DESC, (sub.m).created_at DESC), '[]') AS j "
-    "FROM (SELECT m, ts_rank(m.search_vector, q) AS rank FROM plainto_tsquery('simple', $2) q, messages m "
-    "  JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $1 "
-    "  WHERE m.search_vector @@ q AND m.deleted_at IS NULL AND ($3::uuid IS NULL OR m.conversation_id = $3) "
-    "  ORDER BY rank DESC, m.created_at DESC LIMIT $4) sub"};
+    CHAT_MESSAGE_ARRAY("SELECT msg.*, ts_rank(msg.search_vector, q) AS rank "
+                       "FROM plainto_tsquery('simple', $2) q, messages msg "
+                       "JOIN conversation_members cm ON cm.conversation_id = msg.conversation_id AND cm.user_id = $1 "
+                       "WHERE msg.search_vector @@ q AND msg.deleted_at IS NULL "
+                       "AND ($3::uuid IS NULL OR msg.conversation_id = $3) "
+                       "ORDER BY rank DESC, msg.created_at DESC LIMIT $4",
+                       "m.rank DESC, m.created_at DESC")};
 constexpr db::Statement kMessageSeq{"msg_seq", "SELECT seq FROM messages WHERE id = $1 AND conversation_id = $2"};
 // The marker only moves forward, and never past the newest message.
 constexpr db::Statement kMarkRead{
@@ -191,7 +200,9 @@ Response my_mentions(Context& ctx, Request& req) {
   int64_t limit = q.integer("limit", {false, 1, 100}).value_or(50);
   int64_t offset = q.integer("offset", {false, 0}).value_or(0);
   q.check();
-  return json_text(200, ctx.db.exec(kMyMentions, {me.id, limit, offset}).str(0, "j"));
+  std::string page = ctx.db.exec(kMyMentions, {me.id, limit, offset}).str(0, "j");
+  ctx.db.exec(kMentionsSeen, {me.id});
+  return json_text(200, page);
 }
 
 Response replies(Context& ctx, Request& req) {

@@ -1,6 +1,9 @@
-// /health and /: what operators and load balancers ask first.
+// /health, / and /metrics: what operators, load balancers and Prometheus ask first.
+#include <algorithm>
+
 #include "core/log.hpp"
 #include "handlers/routes.hpp"
+#include "worker/keys.hpp"
 
 namespace chat::handlers {
 namespace {
@@ -28,12 +31,79 @@ Response root(Context&, Request&) {
   return Response::json(200, out);
 }
 
+// Prometheus text exposition (version 0.0.4) of the job queue, from chat-worker's Redis counters.
+Response metrics(Context& ctx, Request&) {
+  namespace keys = worker::keys;
+  std::string out;
+  auto metric = [&out](const char* name, const char* type, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  auto num = [](const redis::Reply& r) -> std::string {
+    if (r.is_integer()) return std::to_string(r.integer());
+    std::string s = r.str();
+    return s.empty() ? "0" : s;
+  };
+  bool redis_up = true;
+  try {
+    auto counters = ctx.redis.command({"MGET", keys::kDone, keys::kRetried, keys::kDeadLettered});
+    auto by_type = ctx.redis.command({"HGETALL", keys::kByType});
+    auto depth = ctx.redis.command({"XLEN", keys::kJobs});
+    auto pending = ctx.redis.command({"XPENDING", keys::kJobs, keys::kGroup});
+    auto delayed = ctx.redis.command({"ZCARD", keys::kDelayed});
+    auto dead = ctx.redis.command({"XLEN", keys::kDead});
+    auto oldest = ctx.redis.command({"XRANGE", keys::kJobs, "-", "+", "COUNT", "1"});
+    auto now = ctx.redis.command({"TIME"});
+    metric("chat_jobs_total", "counter", "Background jobs by outcome (done, retried, dead_lettered).");
+    const char* outcomes[] = {"done", "retried", "dead_lettered"};
+    for (size_t i = 0; i < 3; ++i) {
+      out += std::string("chat_jobs_total{outcome=\"") + outcomes[i] + "\"} " + num(counters.element(i)) + "\n";
+    }
+    metric("chat_jobs_by_type_total", "counter", "Background jobs by type and outcome.");
+    for (size_t i = 0; i + 1 < by_type.size(); i += 2) {
+      std::string f = by_type.element(i).str();
+      auto colon = f.rfind(':');
+      if (colon == std::string::npos) continue;
+      out += "chat_jobs_by_type_total{type=\"" + f.substr(0, colon) + "\",outcome=\"" + f.substr(colon + 1) + "\"} " +
+             num(by_type.element(i + 1)) + "\n";
+    }
+    metric("chat_jobs_queue_depth", "gauge", "Jobs in the chat:jobs stream, waiting or in flight.");
+    out += "chat_jobs_queue_depth " + num(depth) + "\n";
+    metric("chat_jobs_in_flight", "gauge", "Jobs taken by a worker and not acked yet.");
+    out += "chat_jobs_in_flight " + (pending.is_array() ? num(pending.element(0)) : std::string("0")) + "\n";
+    metric("chat_jobs_delayed", "gauge", "Jobs waiting for their retry time.");
+    out += "chat_jobs_delayed " + num(delayed) + "\n";
+    metric("chat_jobs_dead", "gauge", "Jobs in the dead-letter stream chat:jobs:dead.");
+    out += "chat_jobs_dead " + num(dead) + "\n";
+    double age = 0;
+    if (oldest.size() > 0 && now.size() >= 2) {
+      std::string id = oldest.element(0).element(0).str();
+      double now_ms = std::stod(now.element(0).str()) * 1000 + std::stod(now.element(1).str()) / 1000;
+      age = std::max(0.0, (now_ms - std::stod(id.substr(0, id.find('-')))) / 1000);
+    }
+    metric("chat_jobs_oldest_age_seconds", "gauge", "Age of the oldest job in chat:jobs.");
+    out += "chat_jobs_oldest_age_seconds " + std::to_string(age) + "\n";
+  } catch (const std::exception& e) {  // Redis down, or a reply not shaped as expected
+    log::warn("metrics_redis_failed", {{"error", e.what()}});
+    redis_up = false;
+    out.clear();
+  }
+  metric("chat_redis_up", "gauge", "Whether Redis answered the metrics queries.");
+  out += std::string("chat_redis_up ") + (redis_up ? "1" : "0") + "\n";
+  Response r;
+  r.status = 200;
+  r.body = std::move(out);
+  // The FastCGI writer puts application/json first; nginx keeps the last Content-Type it reads.
+  r.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  return r;
+}
+
 }  // namespace
 
 std::vector<http::Route> system_routes() {
   return {
       {"GET", "/health", health},
       {"GET", "/", root},
+      {"GET", "/metrics", metrics},
   };
 }
 

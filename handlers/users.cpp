@@ -57,7 +57,7 @@ Response list_users(Context& ctx, Request& req) {
 
 Response get_me(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
-  return Response::json(200, load_user_json(ctx, me.id, true));
+  return Response::json(200, load_own_user_json(ctx, me.id));
 }
 
 Response get_user(Context& ctx, Request& req) {
@@ -82,6 +82,7 @@ Response search(Context& ctx, Request& req, const std::optional<std::string>& qu
   int64_t limit = q.integer("limit", {false, 1, 100}).value_or(20);
   std::string text = query ? http::trim_copy(*query) : "";
   if (text.empty()) q.add_error("q", "Search query cannot be empty", "string_too_short");
+  else if (text.find('\0') != std::string::npos) q.add_error("q", "Search query must not contain NUL characters", "string_unicode");
   else if (text.size() > 254) q.add_error("q", "Search query must be at most 254 characters", "string_too_long");
   q.check();
   auto r = ctx.db.exec(kSearchUsers, {text, like_contains(text), limit});
@@ -99,15 +100,15 @@ Response search_by_path(Context& ctx, Request& req) { return search(ctx, req, re
 
 Response update_user(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
-  const std::string& id = req.param("id");
-  if (!crypto::is_uuid(id) || ctx.db.exec(kUserExists, {id}).empty()) http::not_found("User not found");
-  if (id != me.id && !me.is_admin()) http::forbidden("Can only update your own profile");
   http::Input in = http::Input::body(req);
   // role, status, is_active and anything else in the body are ignored: those belong to moderation.
   auto username = read_username(in, false);
   auto email = read_email(in, false);
   auto avatar = read_avatar(in);
-  in.check();
+  in.check();  // validation (422) comes before visibility (404) and permission (403)
+  const std::string& id = req.param("id");
+  if (!crypto::is_uuid(id) || ctx.db.exec(kUserExists, {id}).empty()) http::not_found("User not found");
+  if (id != me.id && !me.is_admin()) http::forbidden("Can only update your own profile");
   bool set_avatar = in.present("avatar");
   try {
     ctx.db.exec(kUpdateUser, {id, username.has_value(), username, email.has_value(), email, set_avatar, avatar});

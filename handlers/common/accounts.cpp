@@ -73,17 +73,22 @@ constexpr db::Statement kCreateRefresh{
     "VALUES ($1, $2, now() + make_interval(days => $3::int))"};
 
 constexpr db::Statement kLoadUser{"acc_load_user", "SELECT " CHAT_USER_COLUMNS " FROM users u WHERE u.id = $1"};
+constexpr db::Statement kLoadOwnUser{
+    "acc_load_own_user", "SELECT " CHAT_USER_COLUMNS ", u.unread_mentions FROM users u WHERE u.id = $1"};
 
-// Letters and digits of any script count as letters; ASCII punctuation other than _ . - does not.
-bool username_char(unsigned char c) { return std::isalnum(c) || c == '_' || c == '.' || c == '-' || c >= 0x80; }
+// Letters and digits of any script, '_', '.', '-'; no spaces, invisible characters or symbols.
+bool username_char(uint32_t cp) { return http::is_letter_or_digit(cp) || cp == '_' || cp == '.' || cp == '-'; }
 
 }  // namespace
 
 bool valid_username(const std::string& name) {
   size_t n = http::utf8_length(name);
   if (n < 3 || n > 32) return false;
-  for (unsigned char c : name) {
-    if (!username_char(c)) return false;
+  if (!http::valid_utf8(name)) return false;
+  for (size_t i = 0; i < name.size();) {
+    uint32_t cp = 0;
+    i += http::utf8_next(name, i, &cp);
+    if (!username_char(cp)) return false;
   }
   return true;
 }
@@ -219,7 +224,7 @@ json::Value auth_response(Context& ctx, const std::string& user_id, const std::s
       .set("token_type", "bearer")
       .set("expires_in", ttl)
       .set("refresh_token", refresh_token)
-      .set("user", load_user_json(ctx, user_id, true));
+      .set("user", load_own_user_json(ctx, user_id));
   return out;
 }
 
@@ -236,6 +241,14 @@ json::Value open_session(Context& ctx, const std::string& user_id, const http::R
 
 void store_refresh_token(Context& ctx, db::Transaction& tx, const std::string& sid, const std::string& token) {
   tx.exec(kCreateRefresh, {sid, crypto::sha256_hex(token), ctx.config.refresh_token_expire_days});
+}
+
+json::Value load_own_user_json(Context& ctx, const std::string& user_id) {
+  auto r = ctx.db.exec(kLoadOwnUser, {user_id});
+  if (r.empty()) http::not_found("User not found");
+  json::Value u = user_json(r, 0, true);
+  u.set("unread_mentions", r.int64(0, "unread_mentions"));
+  return u;
 }
 
 json::Value load_user_json(Context& ctx, const std::string& user_id, bool with_email) {

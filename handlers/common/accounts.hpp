@@ -61,6 +61,8 @@ void store_refresh_token(Context& ctx, db::Transaction& tx, const std::string& s
 
 // Loads one user as JSON (404 `User not found` when missing).
 json::Value load_user_json(Context& ctx, const std::string& user_id, bool with_email);
+// The caller's own User: with email and `unread_mentions` (mentions notified while it was offline).
+json::Value load_own_user_json(Context& ctx, const std::string& user_id);
 
 // Maps a unique violation on users to the duplicate message; rethrows anything else.
 [[noreturn]] void rethrow_user_conflict(const std::exception_ptr& e, const DuplicateMessages& dup);

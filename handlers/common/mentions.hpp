@@ -6,7 +6,7 @@
 
 namespace chat::handlers {
 
-// The lowercase names mentioned, each once, in order of appearance. A mention is an '@' at the start
+// The names mentioned, each once, in order of appearance (as written; compare case-insensitively). A mention is an '@' at the start
 // or after a character that is not a letter, digit or '_', followed by letters, digits, '_', '.', '-'
 // (trailing '.' and '-' are not part of it), so "x@bob.com" mentions nobody. Whether a name is a user
 // who may see the conversation is decided by the caller against the database.

@@ -11,6 +11,7 @@
 #include "core/validate.hpp"
 #include "handlers/common/events.hpp"
 #include "handlers/common/mentions.hpp"
+#include "handlers/common/message_sql.hpp"
 
 namespace chat::handlers {
 
@@ -53,14 +54,15 @@ constexpr db::Statement kDropReply{"msg_drop_reply",
 constexpr db::Statement kResolveMentions{
     "msg_resolve_mentions",
     "SELECT u.id FROM users u JOIN conversation_members cm ON cm.user_id = u.id AND cm.conversation_id = $1 "
-    "WHERE lower(u.username) = ANY($2::text[])"};
+    "WHERE lower(u.username) IN (SELECT lower(x) FROM unnest($2::text[]) x)"};
 constexpr db::Statement kInsertMentions{
     "msg_insert_mentions",
     "INSERT INTO mentions (message_id, user_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING "
     "RETURNING user_id"};
 constexpr db::Statement kDropOtherMentions{
     "msg_drop_other_mentions", "DELETE FROM mentions WHERE message_id = $1 AND user_id <> ALL($2::uuid[])"};
-constexpr db::Statement kMessageJson{"msg_json", "SELECT message_json(m) AS j FROM messages m WHERE m.id = $1"};
+constexpr db::Statement kMessageJson{"msg_json",
+                                     "SELECT " CHAT_MESSAGE_JSON " AS j FROM messages m" CHAT_MESSAGE_JOINS " WHERE m.id = $1"};
 constexpr db::Statement kFindMessage{
     "msg_find",
     "SELECT id, conversation_id, sender_id, deleted_at IS NOT NULL AS deleted FROM messages WHERE id = $1"};
