@@ -1,0 +1,844 @@
+# Regenerate docs/openapi.json from the repo root with: /usr/bin/python3 docs/gen_openapi.py
+"""Writes docs/openapi.json, the OpenAPI 3.1 document of /work/shared/API.md §3-§6 and §8.
+
+The document is written from the contract (API.md), not from the server. The operations below are
+emitted only for the routes that exist in the handlers' route tables (the `{"METHOD", "/path", fn}`
+rows of handlers/*.cpp); a route of a table that has no operation here is an error, so a new route
+cannot go undocumented. tests/integration/test_openapi.py checks the result against real responses.
+
+    /usr/bin/python3 docs/gen_openapi.py           # write docs/openapi.json
+    /usr/bin/python3 docs/gen_openapi.py --check   # exit 1 when docs/openapi.json is stale
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "docs" / "openapi.json"
+ROUTE_RE = re.compile(r'\{\s*"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)"\s*,\s*"(/[^"]*)"\s*,\s*[A-Za-z_][\w:]*\s*\}')
+
+
+def route_table() -> set[tuple[str, str]]:
+    """(METHOD, /path/{param}) of every row of the handlers' route tables."""
+    routes = set()
+    for f in sorted((REPO / "handlers").glob("*.cpp")):
+        for method, pattern in ROUTE_RE.findall(f.read_text()):
+            path = re.sub(r":(\w+)", r"{\1}", pattern)
+            if len(path) > 1:
+                path = path.rstrip("/")
+            routes.add((method, path))
+    return routes
+
+
+# ------------------------------------------------------------------------------------------------
+# schema helpers
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def rresp(name: str) -> dict:
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+def nullable(t: str, **kw) -> dict:
+    return {"type": [t, "null"], **kw}
+
+
+def uuid(desc: str | None = None) -> dict:
+    s = {"type": "string", "format": "uuid"}
+    if desc:
+        s["description"] = desc
+    return s
+
+
+def ts(desc: str | None = None) -> dict:
+    s = {"type": "string", "format": "date-time"}
+    if desc:
+        s["description"] = desc
+    return s
+
+
+def array(items: dict, desc: str | None = None) -> dict:
+    s = {"type": "array", "items": items}
+    if desc:
+        s["description"] = desc
+    return s
+
+
+def obj(props: dict, required: list | None = None, desc: str | None = None, **kw) -> dict:
+    s: dict = {"type": "object"}
+    if desc:
+        s["description"] = desc
+    s["properties"] = props
+    if required:
+        s["required"] = required
+    s.update(kw)
+    return s
+
+
+USERNAME = {"type": "string", "minLength": 3, "maxLength": 32,
+            "description": "3-32 characters: letters and digits (of any script), `_`, `.`, `-`; unique "
+                           "case-insensitively."}
+
+
+USER = obj(
+    {
+        "id": uuid(),
+        "username": USERNAME,
+        "email": nullable(
+            "string", format="email",
+            description="Present only in answers about the caller itself (`/auth/*`, `/users/me`, "
+            "`GET`/`PUT /users/{own id}`, `POST /users/`) and in REST answers to a global admin; `null` "
+            "everywhere else (embedded users in messages, members and participants, WebSocket events)."),
+        "avatar": nullable("string"),
+        "role": {"type": "string", "enum": ["member", "moderator", "admin"]},
+        "status": {"type": "string", "enum": ["active", "suspended", "banned"]},
+        "is_active": {"type": "boolean"},
+        "is_online": {"type": "boolean"},
+        "last_seen_at": nullable("string", format="date-time"),
+        "created_at": ts(),
+        "updated_at": ts(),
+    },
+    ["id", "username", "email", "avatar", "role", "status", "is_active", "is_online", "last_seen_at",
+     "created_at", "updated_at"],
+    "A user (API.md §2). Never any password material.",
+)
+
+AUTH_RESPONSE = obj(
+    {
+        "access_token": {"type": "string", "description": "HS256 JWT; claims `sub`, `exp`, `iat`, `jti`, `sid`."},
+        "token_type": {"type": "string", "enum": ["bearer"]},
+        "expires_in": {"type": "integer", "minimum": 1, "description": "Lifetime of the access token in seconds."},
+        "refresh_token": {"type": "string", "description": "Opaque; valid 30 days; rotated on every refresh."},
+        "user": ref("User"),
+    },
+    ["access_token", "token_type", "expires_in", "refresh_token", "user"],
+    "A new session (API.md §2).",
+)
+
+CHANNEL = obj(
+    {
+        "id": uuid(),
+        "name": {"type": "string", "minLength": 1, "maxLength": 80},
+        "description": nullable("string"),
+        "is_private": {"type": "boolean"},
+        "is_archived": {"type": "boolean"},
+        "creator_id": uuid(),
+        "member_count": {"type": "integer", "minimum": 0},
+        "is_member": {"type": "boolean", "description": "Whether the caller is a member."},
+        "unread_count": nullable(
+            "integer", minimum=0,
+            description="Messages by others after the caller's read marker; `null` for a non-member."),
+        "last_message_at": nullable(
+            "string", format="date-time",
+            description="Always present in `/channels/my` and `GET /channels/{id}`."),
+        "created_at": ts(),
+        "updated_at": ts(),
+    },
+    ["id", "name", "description", "is_private", "is_archived", "creator_id", "member_count", "is_member",
+     "unread_count", "created_at", "updated_at"],
+    "A channel as the caller sees it (API.md §2).",
+)
+
+CHANNEL_WITH_MEMBERS = {
+    "description": "A Channel with its members: `/channels/my` and `GET /channels/{id}`.",
+    "allOf": [
+        ref("Channel"),
+        obj({"members": array(ref("User"), "The members (emails null)."),
+             "last_message_at": nullable("string", format="date-time")},
+            ["members", "last_message_at"]),
+    ],
+}
+
+CONVERSATION = obj(
+    {
+        "id": uuid(),
+        "kind": {"type": "string", "enum": ["channel", "direct", "group"]},
+        "title": nullable("string", description="The channel name for channels; `null` for direct conversations."),
+        "is_group": {"type": "boolean", "description": "True for group and channel."},
+        "is_private": {"type": "boolean", "description": "Direct conversations are private."},
+        "is_archived": {"type": "boolean", "description": "An archived channel stays listed here (API.md §4)."},
+        "creator_id": uuid(),
+        "unread_count": nullable(
+            "integer", minimum=0,
+            description="Messages by others after the caller's read marker (`null` only when the caller is "
+            "not a member: a global moderator or admin reading a channel)."),
+        "last_message_at": nullable("string", format="date-time"),
+        "created_at": ts(),
+        "updated_at": ts(),
+    },
+    ["id", "kind", "title", "is_group", "is_private", "is_archived", "creator_id", "unread_count",
+     "last_message_at", "created_at", "updated_at"],
+    "A conversation: a public or private channel, a direct or a group conversation (API.md §2).",
+)
+
+PARTICIPANT = obj(
+    {"user": ref("User"), "role": {"type": "string", "enum": ["owner", "admin", "member"]}, "joined_at": ts()},
+    ["user", "role", "joined_at"],
+)
+
+CONVERSATION_WITH_PARTICIPANTS = {
+    "description": "A Conversation with its participants: `GET /conversations/{id}`.",
+    "allOf": [ref("Conversation"), obj({"participants": array(ref("Participant"))}, ["participants"])],
+}
+
+REACTION = obj(
+    {"id": uuid(), "message_id": uuid(), "user_id": uuid(), "username": {"type": "string"},
+     "emoji": {"type": "string", "minLength": 1}, "created_at": ts()},
+    ["id", "message_id", "user_id", "username", "emoji", "created_at"],
+    "One user's reaction to a message (API.md §2).",
+)
+
+MESSAGE = obj(
+    {
+        "id": uuid(),
+        "conversation_id": uuid(),
+        "channel_id": uuid("Same value as `conversation_id` (team-chat clients)."),
+        "sender_id": uuid(),
+        "user_id": uuid("Same value as `sender_id` (team-chat clients)."),
+        "user": {"$ref": "#/components/schemas/User", "description": "The sender; never null (email null)."},
+        "seq": {"type": "integer", "minimum": 1,
+                "description": "Per-conversation sequence number: 1, 2, 3... in commit order, never reused."},
+        "content": {"type": "string", "minLength": 1, "maxLength": 4000},
+        "message_type": {"type": "string", "enum": ["text", "image", "file", "system"]},
+        "media_url": nullable("string"),
+        "parent_id": nullable("string", format="uuid", description="The message this replies to."),
+        "reply_count": {"type": "integer", "minimum": 0},
+        "is_edited": {"type": "boolean"},
+        "is_deleted": {"type": "boolean"},
+        "reactions": array(ref("Reaction"), "Current reactions, oldest first."),
+        "mentions": array(uuid(), "Ids of the mentioned users."),
+        "created_at": ts(),
+        "updated_at": ts(),
+    },
+    ["id", "conversation_id", "channel_id", "sender_id", "user_id", "user", "seq", "content", "message_type",
+     "media_url", "parent_id", "reply_count", "is_edited", "is_deleted", "reactions", "mentions", "created_at",
+     "updated_at"],
+    "A message, always whole (API.md §2).",
+)
+
+MESSAGE_PAGE = obj(
+    {"items": array(ref("Message"), "Newest first; deleted messages left out."),
+     "next_cursor": nullable("string", description="Opaque and URL-safe; `null` when no older message exists.")},
+    ["items", "next_cursor"],
+    "A cursor page of messages (`GET /conversations/{id}/messages`).",
+)
+
+ERROR = obj({"detail": {"type": "string", "description": "A human sentence."}}, ["detail"], "An error (API.md §1).")
+
+VALIDATION_ERROR = obj(
+    {
+        "detail": {"type": "string", "description": "The first problem, one sentence a client can show as is."},
+        "errors": array(
+            obj({"loc": array({"type": ["string", "integer"]}, "Where, e.g. `[\"body\", \"content\"]`."),
+                 "msg": {"type": "string"},
+                 "type": {"type": "string", "description": "e.g. `missing`, `json_invalid`, `string_too_long`."}},
+                ["loc", "msg", "type"]),
+            "Every problem, the FastAPI way."),
+    },
+    ["detail", "errors"],
+    "A 422 answer (API.md §1).",
+)
+
+SCHEMAS = {
+    "User": USER,
+    "AuthResponse": AUTH_RESPONSE,
+    "Channel": CHANNEL,
+    "ChannelWithMembers": CHANNEL_WITH_MEMBERS,
+    "Conversation": CONVERSATION,
+    "Participant": PARTICIPANT,
+    "ConversationWithParticipants": CONVERSATION_WITH_PARTICIPANTS,
+    "Message": MESSAGE,
+    "Reaction": REACTION,
+    "MessagePage": MESSAGE_PAGE,
+    "Error": ERROR,
+    "ValidationError": VALIDATION_ERROR,
+    "MessageResponse": obj({"message": {"type": "string"}}, ["message"], "A confirmation sentence."),
+    "StatusResponse": obj({"status": {"type": "string"}}, ["status"]),
+    "ReactionToggle": obj(
+        {"action": {"type": "string", "enum": ["add", "remove"]},
+         "reaction": {"anyOf": [ref("Reaction"), {"type": "null"}], "description": "The new reaction; null on remove."}},
+        ["action", "reaction"]),
+    "ReactionRemoved": obj({"action": {"type": "string", "enum": ["remove"]}}, ["action"]),
+    "Health": obj(
+        {"status": {"type": "string", "enum": ["healthy", "unhealthy"]},
+         "postgres": {"type": "string", "description": "`ok`, or what is wrong."},
+         "redis": {"type": "string", "description": "`ok`, or what is wrong."}},
+        ["status", "postgres", "redis"]),
+    "Root": obj({"message": {"type": "string"}, "version": {"type": "string"}, "docs": {"type": "string"}},
+                ["message", "version", "docs"]),
+    # ---- request bodies
+    "RegisterRequest": obj(
+        {"email": {"type": "string", "format": "email", "maxLength": 254},
+         "username": USERNAME,
+         "password": {"type": "string", "minLength": 8, "maxLength": 256},
+         "avatar": nullable("string", maxLength=2048)},
+        ["email", "username", "password"]),
+    "UserCreate": obj(
+        {"email": {"type": "string", "format": "email", "maxLength": 254},
+         "username": USERNAME,
+         "password": {"type": "string", "minLength": 8, "maxLength": 256}},
+        ["email", "username", "password"]),
+    "LoginRequest": obj(
+        {"username": {"type": "string", "minLength": 1, "description": "The username or the email."},
+         "password": {"type": "string", "minLength": 1}},
+        ["username", "password"]),
+    "LoginForm": obj(
+        {"username": {"type": "string", "minLength": 1, "description": "The username or the email."},
+         "password": {"type": "string", "minLength": 1},
+         "grant_type": {"type": "string", "enum": ["password"]}},
+        ["username", "password"], "An OAuth2 password form."),
+    "RefreshRequest": obj({"refresh_token": {"type": "string", "minLength": 1}}, ["refresh_token"]),
+    "PasswordChange": obj(
+        {"current_password": {"type": "string", "minLength": 1},
+         "new_password": {"type": "string", "minLength": 8, "maxLength": 256}},
+        ["current_password", "new_password"]),
+    "UserUpdate": obj(
+        {"username": USERNAME,
+         "email": {"type": "string", "format": "email", "maxLength": 254},
+         "avatar": nullable("string", maxLength=2048)},
+        None, "Any of the fields; others (`role`, `status`, `is_active`, ...) are ignored."),
+    "ChannelCreate": obj(
+        {"name": {"type": "string", "minLength": 1, "maxLength": 80,
+                  "description": "Unique case-insensitively among channels."},
+         "description": nullable("string", maxLength=1000, description="An empty description is stored as null."),
+         "is_private": {"type": "boolean", "default": False}},
+        ["name"]),
+    "ChannelUpdate": obj(
+        {"name": {"type": "string", "minLength": 1, "maxLength": 80},
+         "description": nullable("string", maxLength=1000, description="An empty description is stored as null.")}),
+    "ChannelJoin": obj({"channel_id": uuid()}, ["channel_id"]),
+    "ChannelAddUser": obj({"user_id": uuid()}, ["user_id"]),
+    "MessageCreate": obj(
+        {"channel_id": uuid(),
+         "content": {"type": "string", "minLength": 1, "maxLength": 4000,
+                     "description": "Trimmed; 1-4000 characters after trimming."},
+         "parent_id": nullable("string", format="uuid"),
+         "message_type": {"type": "string", "enum": ["text", "image", "file", "system"], "default": "text"},
+         "media_url": nullable("string", maxLength=2048),
+         "client_msg_id": {"type": "string", "minLength": 1, "maxLength": 128,
+                           "description": "An idempotency key (same namespace as the `Idempotency-Key` header)."}},
+        ["channel_id", "content"]),
+    "ConversationMessageCreate": obj(
+        {"content": {"type": "string", "minLength": 1, "maxLength": 4000,
+                     "description": "Trimmed; 1-4000 characters after trimming."},
+         "message_type": {"type": "string", "enum": ["text", "image", "file", "system"], "default": "text"},
+         "media_url": nullable("string", maxLength=2048),
+         "parent_id": nullable("string", format="uuid"),
+         "client_msg_id": {"type": "string", "minLength": 1, "maxLength": 128,
+                           "description": "An idempotency key (same namespace as the `Idempotency-Key` header)."}},
+        ["content"]),
+    "MessageEdit": obj({"content": {"type": "string", "minLength": 1, "maxLength": 4000}}, ["content"]),
+    "ReactionRequest": obj(
+        {"message_id": uuid(),
+         "emoji": {"type": "string", "minLength": 1, "description": "At most 64 bytes (UTF-8)."}},
+        ["message_id", "emoji"]),
+    "ReadMarker": {
+        **obj({"channel_id": uuid(), "seq": {"type": "integer", "minimum": 0}, "message_id": uuid()},
+              ["channel_id"], "`{channel_id, seq}` or `{channel_id, message_id}`; the marker only moves forward."),
+        "anyOf": [{"required": ["seq"]}, {"required": ["message_id"]}],
+    },
+    "ConversationCreate": obj(
+        {"title": nullable("string", maxLength=200),
+         "is_group": {"type": "boolean", "default": False},
+         "participant_ids": array(uuid(), "The other users (a direct conversation: exactly one).")},
+        ["participant_ids"]),
+    "ParticipantsAdd": obj({"participant_ids": array(uuid())}, ["participant_ids"]),
+    "ConversationRead": obj({"last_seen_message_id": uuid()}, ["last_seen_message_id"]),
+}
+
+
+def err_resp(desc: str, schema: str = "Error", headers: dict | None = None) -> dict:
+    r = {"description": desc, "content": {"application/json": {"schema": ref(schema)}}}
+    if headers:
+        r["headers"] = headers
+    return r
+
+
+HEADERS = {
+    "WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}},
+    "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 0}},
+    "Allow": {"description": "The methods of the path, e.g. `GET, PUT`.", "schema": {"type": "string"}},
+}
+HREF = {k: {"$ref": f"#/components/headers/{k}"} for k in HEADERS}
+
+RESPONSES = {
+    "Unauthorized": err_resp(
+        "`Not authenticated` (no token) or `Could not validate credentials` (bad signature, wrong algorithm, "
+        "expired, revoked, unknown user).", headers={"WWW-Authenticate": HREF["WWW-Authenticate"]}),
+    "InactiveUser": err_resp("`Inactive user`: a valid token of a banned, suspended or deactivated user."),
+    "NotFound": err_resp("`Not Found` for an unknown path; on a route, the named object is missing or not "
+                         "visible to the caller (a malformed id is a 404 too)."),
+    "MethodNotAllowed": err_resp("`Method Not Allowed`: the path exists, the method does not.",
+                                 headers={"Allow": HREF["Allow"]}),
+    "PayloadTooLarge": err_resp("`Request body too large`: a body over 1 MiB."),
+    "ValidationFailed": err_resp("Validation error (malformed JSON: `type: json_invalid`; malformed ids in "
+                                 "bodies included).", "ValidationError"),
+    "TooManyRequests": err_resp("`Too many requests`.", headers={"Retry-After": HREF["Retry-After"]}),
+    "InternalError": err_resp("`Internal server error`."),
+    "ServiceUnavailable": err_resp("`Service unavailable`: the database is down."),
+}
+
+# ------------------------------------------------------------------------------------------------
+# operations
+
+LIMIT_OFFSET = ("limit", "offset")
+
+
+def qparam(name: str, schema: dict, desc: str | None = None, required: bool = False) -> dict:
+    p = {"name": name, "in": "query", "required": required, "schema": schema}
+    if desc:
+        p["description"] = desc
+    return p
+
+
+def int_q(name: str, minimum: int | None = None, maximum: int | None = None, default: int | None = None,
+          desc: str | None = None) -> dict:
+    s: dict = {"type": "integer"}
+    if minimum is not None:
+        s["minimum"] = minimum
+    if maximum is not None:
+        s["maximum"] = maximum
+    if default is not None:
+        s["default"] = default
+    return qparam(name, s, desc)
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Per user across every send route, shared with `client_msg_id`: a key used within 24 h with "
+                   "the same conversation and content returns the original message (200, no second event); "
+                   "with another conversation or content it is a 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+}
+
+OPS: list[dict] = []
+
+
+def op(method: str, path: str, tag: str, summary: str, *, auth: bool = True, body: str | None = None,
+       body_required: bool = True, form: bool = False, query: list | None = None, ok: tuple,
+       more_ok: list | None = None, errors: dict | None = None, rate_limited: bool = False,
+       idempotent: bool = False, desc: str | None = None, path_params: dict | None = None) -> None:
+    OPS.append(dict(method=method, path=path, tag=tag, summary=summary, auth=auth, body=body,
+                    body_required=body_required, form=form, query=query or [], ok=ok, more_ok=more_ok or [],
+                    errors=errors or {}, rate_limited=rate_limited, idempotent=idempotent, desc=desc,
+                    path_params=path_params or {}))
+
+
+def ok_json(status: int, desc: str, schema: dict) -> tuple:
+    return (status, {"description": desc, "content": {"application/json": {"schema": schema}}})
+
+
+def no_content(desc: str) -> tuple:
+    return (204, {"description": desc})
+
+
+def arr(name: str) -> dict:
+    return {"type": "array", "items": ref(name)}
+
+
+V = "/api/v1"
+SEND_ERRORS_COMMON = "409 `Idempotency key reused with a different request`"
+
+# ---- §3 auth
+op("POST", V + "/auth/register", "auth", "Register [web]", auth=False, body="RegisterRequest", rate_limited=True,
+   desc="The very first user becomes `admin` and gets the default channels `general`, `random`, "
+        "`announcements`; every later user joins `general`.",
+   ok=ok_json(201, "The new user's session.", ref("AuthResponse")),
+   errors={400: "`Email already registered` / `Username already taken`."})
+op("POST", V + "/auth/login", "auth", "Log in [web]", auth=False, body="LoginRequest", form=True,
+   rate_limited=True, desc="JSON `{username, password}` (username may be the email), or the same as an OAuth2 "
+                           "password form.",
+   ok=ok_json(200, "A new session.", ref("AuthResponse")),
+   errors={401: err_resp("`Incorrect username or password`.", headers={"WWW-Authenticate": HREF["WWW-Authenticate"]}),
+           403: "`Inactive user`: a banned or suspended user with the right password."})
+op("POST", V + "/auth/login/access-token", "auth", "OAuth2 password login [headless]", auth=False, body="LoginForm",
+   form=True, rate_limited=True,
+   desc="OAuth2 password form (`username` = email or username, `password`, optional `grant_type=password`); "
+        "JSON is accepted too. Answers `{access_token, token_type}` plus the other AuthResponse fields.",
+   ok=ok_json(200, "A new session.", ref("AuthResponse")),
+   errors={400: "`Incorrect email or password`; `Inactive user`."})
+op("POST", V + "/auth/refresh", "auth", "Rotate the refresh token", auth=False, body="RefreshRequest",
+   rate_limited=True,
+   desc="A new access token and a new refresh token of the same session; the old refresh token stops working, "
+        "and reusing it revokes the whole session.",
+   ok=ok_json(200, "The rotated session.", ref("AuthResponse")),
+   errors={401: err_resp("`Could not validate credentials`: unknown, used, expired or revoked refresh token.",
+                         headers={"WWW-Authenticate": HREF["WWW-Authenticate"]}),
+           403: "`Inactive user`."})
+op("POST", V + "/auth/logout", "auth", "Log out",
+   desc="The session's access and refresh tokens stop working at once; its WebSockets close within 1 s.",
+   ok=no_content("Logged out."))
+op("PUT", V + "/auth/password", "auth", "Change the password", body="PasswordChange",
+   ok=no_content("Changed; every other session of the user is revoked."),
+   errors={400: "`Incorrect password`: wrong current password."})
+op("GET", V + "/auth/me", "auth", "The caller [web]", ok=ok_json(200, "The caller, email included.", ref("User")))
+
+# ---- §3 users
+op("POST", V + "/users", "users", "Register [headless]", auth=False, body="UserCreate", rate_limited=True,
+   ok=ok_json(201, "The new user.", ref("User")),
+   errors={400: "`The user with this email already exists in the system.` / "
+                "`The user with this username already exists in the system.`"})
+op("GET", V + "/users/me", "users", "The caller [headless]", ok=ok_json(200, "The caller, email included.", ref("User")))
+op("GET", V + "/users", "users", "List users",
+   query=[int_q("limit", 1, 100, 50), int_q("offset", 0, None, 0)],
+   ok=ok_json(200, "Users by username, case-insensitively.", arr("User")))
+SEARCH_OK = ok_json(200, "Users whose username contains the query case-insensitively (prefix matches first, then "
+                         "by username), or whose email equals it exactly (case-insensitive).", arr("User"))
+op("GET", V + "/users/search", "users", "Search users (query parameter)",
+   query=[qparam("q", {"type": "string", "minLength": 1}, "The search text.", required=True),
+          int_q("limit", 1, 100, 20)],
+   ok=SEARCH_OK, errors={422: "Empty query."})
+op("GET", V + "/users/search/{query}", "users", "Search users (path)",
+   path_params={"query": {"type": "string", "minLength": 1}},
+   query=[int_q("limit", 1, 100, 20)], ok=SEARCH_OK, errors={422: "Empty query."})
+op("GET", V + "/users/{id}", "users", "Get a user", ok=ok_json(200, "The user.", ref("User")),
+   errors={404: "`User not found`."})
+for m in ("PUT", "PATCH"):
+    op(m, V + "/users/{id}", "users", f"Update a user ({m})", body="UserUpdate", body_required=False,
+       ok=ok_json(200, "The updated user, email included.", ref("User")),
+       errors={400: "Duplicate username or email.",
+               403: "`Can only update your own profile` (admins may update anyone); `Inactive user`.",
+               404: "`User not found`."})
+
+# ---- §4 channels
+op("GET", V + "/channels", "channels", "List channels [web]",
+   query=[int_q("limit", 1, 1000, 200), int_q("offset", 0, None, 0)],
+   ok=ok_json(200, "Every public channel and the private ones the caller is in, by name (case-insensitive); "
+                   "archived ones left out.", arr("Channel")))
+op("GET", V + "/channels/my", "channels", "The caller's channels [web]",
+   ok=ok_json(200, "The caller's channels (not archived) with members, by name.", arr("ChannelWithMembers")))
+op("POST", V + "/channels", "channels", "Create a channel [web]", body="ChannelCreate",
+   desc="The creator becomes `owner`; a `channel_created` event.",
+   ok=ok_json(201, "The new channel.", ref("Channel")),
+   errors={400: "`Channel name already exists` (case-insensitive)."})
+op("GET", V + "/channels/{id}", "channels", "Get a channel [web]",
+   ok=ok_json(200, "The channel with its members (archived ones too, `is_archived: true`).",
+              ref("ChannelWithMembers")),
+   errors={404: "`Channel not found`: missing, or private and the caller is not in it."})
+for m in ("PUT", "PATCH"):
+    op(m, V + "/channels/{id}", "channels", f"Update a channel ({m})", body="ChannelUpdate", body_required=False,
+       ok=ok_json(200, "The updated channel.", ref("Channel")),
+       errors={400: "`Channel name already exists`.",
+               403: "Not owner/admin of the channel nor a global moderator/admin; `Channel is archived`; "
+                    "`Inactive user`.",
+               404: "`Channel not found`."})
+op("DELETE", V + "/channels/{id}", "channels", "Archive a channel",
+   desc="The channel is archived: left out of `/channels/` and `/channels/my`, still readable by members; "
+        "sends, reactions, join and update are 403 `Channel is archived`; its name stays taken.",
+   ok=no_content("Archived."),
+   errors={403: "Not owner/admin of the channel nor a global moderator/admin; `Inactive user`.",
+           404: "`Channel not found`."})
+op("POST", V + "/channels/join", "channels", "Join a public channel [web]", body="ChannelJoin",
+   desc="A `user_joined` event; the joiner's read marker starts at the newest message.",
+   ok=ok_json(200, "`Successfully joined channel`.", ref("MessageResponse")),
+   errors={400: "`Already a member of this channel`.", 403: "`Channel is archived`; `Inactive user`.",
+           404: "`Channel not found`: missing or private."})
+op("DELETE", V + "/channels/{id}/leave", "channels", "Leave a channel",
+   ok=ok_json(200, "`Successfully left channel`; a `user_left` event.", ref("MessageResponse")),
+   errors={400: "`Not a member of this channel`.", 404: "`Channel not found`."})
+op("POST", V + "/channels/{id}/add-user", "channels", "Add a user to a channel [web]", body="ChannelAddUser",
+   ok=ok_json(200, "`Successfully added <username> to channel`; a `user_joined` event.", ref("MessageResponse")),
+   errors={400: "`Already a member of this channel`.",
+           403: "The caller is not a member of the public channel, or not owner/admin of the private one; "
+                "`Channel is archived`; `Inactive user`.",
+           404: "`User not found`, or `Channel not found` (missing, or private and the caller not in it)."})
+op("DELETE", V + "/channels/{id}/members/{user_id}", "channels", "Remove a member",
+   ok=no_content("Removed; a `user_left` event."),
+   errors={403: "Not owner/admin of the channel nor a global moderator/admin; `Inactive user`.",
+           404: "Channel not found, or the user is not a member."})
+op("GET", V + "/channels/users/available", "channels", "Users to add [web]",
+   ok=ok_json(200, "Every active user except the caller, by username.", arr("User")))
+
+# ---- §5 messages
+ACCESS_403 = "`Access denied to channel`: a public channel the caller has not joined; `Inactive user`."
+op("GET", V + "/messages/channel/{channel_id}", "messages", "Channel history [web]",
+   query=[int_q("limit", 1, 100, 50),
+          int_q("offset", 0, None, 0, "0 is the newest page."),
+          int_q("before_seq", 1, None, None, "The `limit` messages just before that seq."),
+          int_q("after_seq", 0, None, None, "The `limit` messages just after that seq.")],
+   desc="At most one of `offset`, `before_seq`, `after_seq` (two at once is a 422).",
+   ok=ok_json(200, "Messages in chronological order (oldest first within the page); deleted ones left out.",
+              arr("Message")),
+   errors={403: ACCESS_403, 404: "`Channel not found`: missing or not visible.",
+           422: "Bad limit or seq, or more than one of offset/before_seq/after_seq."})
+op("POST", V + "/messages", "messages", "Send a message [web]", body="MessageCreate", rate_limited=True,
+   idempotent=True, desc="A `new_message` event to everyone in the channel, the sender included.",
+   ok=ok_json(201, "The new message.", ref("Message")),
+   more_ok=[ok_json(200, "An idempotent retry: the original message (no second event).", ref("Message"))],
+   errors={403: "`Access denied to channel` (not a member); `Channel is archived`; `Inactive user`.",
+           404: "`Channel not found`; `Parent message not found`.",
+           409: "`Idempotency key reused with a different request`.",
+           422: "Empty (`Message content cannot be empty`) or too long (`Message content is too long`) content."})
+op("GET", V + "/messages/{id}", "messages", "Get a message", ok=ok_json(200, "The message.", ref("Message")),
+   errors={403: ACCESS_403, 404: "`Message not found`."})
+op("PUT", V + "/messages/{id}", "messages", "Edit a message [web]", body="MessageEdit",
+   desc="Mentions are recomputed; a `message_edited` event.",
+   ok=ok_json(200, "The message with `is_edited: true`.", ref("Message")),
+   errors={403: "`Can only edit your own messages`; `Access denied to channel`; `Inactive user`.",
+           404: "`Message not found`."})
+op("DELETE", V + "/messages/{id}", "messages", "Delete a message [web]",
+   ok=ok_json(200, "`Message deleted successfully`; a `message_deleted` event.", ref("MessageResponse")),
+   errors={403: "Not the author, a channel owner/admin or a global moderator/admin; `Inactive user`.",
+           404: "`Message not found`."})
+op("POST", V + "/messages/reactions", "messages", "Toggle a reaction [web]", body="ReactionRequest",
+   ok=ok_json(200, "The caller's reaction was added or removed; a `message_reaction` event.", ref("ReactionToggle")),
+   errors={403: "`Access denied to channel` (not a member of the public channel); `Channel is archived`; "
+                "`Inactive user`.",
+           404: "`Message not found`.", 422: "Emoji empty or over 64 bytes."})
+op("DELETE", V + "/messages/reactions/{reaction_id}", "messages", "Remove a reaction [web]",
+   ok=ok_json(200, "Removed; a `message_reaction` event.", ref("ReactionRemoved")),
+   errors={403: "`Can only remove your own reactions`; `Inactive user`.", 404: "`Reaction not found`."})
+op("GET", V + "/messages/mentions/my", "messages", "Messages mentioning the caller",
+   query=[int_q("limit", 1, 100, 50), int_q("offset", 0, None, 0)],
+   ok=ok_json(200, "Messages that mention the caller, newest first.", arr("Message")))
+op("GET", V + "/messages/{id}/replies", "messages", "Replies to a message",
+   query=[int_q("limit", 1, 100, 50), int_q("after_seq", 0, None, 0)],
+   ok=ok_json(200, "Messages whose `parent_id` is that message, oldest first.", arr("Message")),
+   errors={403: ACCESS_403, 404: "`Message not found`."})
+op("GET", V + "/messages/search", "messages", "Full-text search",
+   query=[qparam("q", {"type": "string", "minLength": 1}, "The words to match.", required=True),
+          qparam("channel_id", {"type": "string", "format": "uuid"}, "Only this conversation."),
+          int_q("limit", 1, 100, 20)],
+   ok=ok_json(200, "Messages from conversations the caller is a member of whose content matches the words of "
+                   "`q`, best match first, then newest.", arr("Message")),
+   errors={403: "`Access denied to channel` (`channel_id` the caller is not in); `Inactive user`.",
+           404: "`Channel not found` (`channel_id`).", 422: "Empty `q`."})
+op("POST", V + "/messages/read", "messages", "Move the read marker", body="ReadMarker",
+   ok=no_content("Done (the marker only moves forward); a `read_receipt` event to the caller's sockets."),
+   errors={403: "`Access denied to channel` (not a member); `Inactive user`.",
+           404: "`Channel not found`; `Message not found`."})
+
+# ---- §6 conversations
+op("POST", V + "/conversations", "conversations", "Create a conversation [headless]", body="ConversationCreate",
+   desc="Direct conversations have `title` null, `is_private` true and both users `member`; the creator of a "
+        "group is its `owner`.",
+   ok=ok_json(201, "The new conversation.", ref("Conversation")),
+   more_ok=[ok_json(200, "The existing direct conversation with that user (a caller who had left it is back in).",
+                    ref("Conversation"))],
+   errors={400: "`Direct chats must have exactly 1 other participant`; `Cannot create direct chat with yourself`.",
+           404: "`User not found`: an unknown participant id."})
+op("GET", V + "/conversations", "conversations", "List conversations [headless]",
+   query=[int_q("skip", 0, None, 0), int_q("limit", 1, 100, 100)],
+   ok=ok_json(200, "Every conversation the caller is in (all kinds), most recent activity first.",
+              arr("Conversation")))
+op("GET", V + "/conversations/{id}", "conversations", "Get a conversation",
+   ok=ok_json(200, "The conversation with its participants.", ref("ConversationWithParticipants")),
+   errors={403: ACCESS_403, 404: "`Conversation not found`."})
+op("POST", V + "/conversations/{id}/participants", "conversations", "Add participants [headless]",
+   body="ParticipantsAdd",
+   desc="A direct conversation becomes a group, and its creator its owner.",
+   ok=ok_json(200, "`Participants added successfully`.", ref("MessageResponse")),
+   errors={403: "`Only the creator can add participants` (or a conversation admin); `Inactive user`.",
+           404: "`Conversation not found`; `User not found`."})
+op("DELETE", V + "/conversations/{id}/participants/me", "conversations", "Leave a conversation",
+   ok=no_content("Left: no more events or sends."), errors={404: "`Conversation not found`."})
+op("POST", V + "/conversations/{id}/messages", "conversations", "Send a message [headless]",
+   body="ConversationMessageCreate", rate_limited=True, idempotent=True,
+   ok=ok_json(201, "The new message.", ref("Message")),
+   more_ok=[ok_json(200, "An idempotent retry: the original message (no second event).", ref("Message"))],
+   errors={403: "`Access denied to channel` (a public channel not joined); "
+                "`Cannot send messages to an archived conversation`; `Inactive user`.",
+           404: "`Conversation not found` (also when it is not visible); `Parent message not found`.",
+           409: "`Idempotency key reused with a different request`.",
+           422: "Empty or too long content."})
+op("GET", V + "/conversations/{id}/messages", "conversations", "Message page [headless]",
+   query=[qparam("cursor", {"type": "string"}, "Opaque, from `next_cursor`; stays valid while new messages arrive."),
+          int_q("limit", 1, 100, 20)],
+   ok=ok_json(200, "Messages newest first; `next_cursor` null when no older message exists.", ref("MessagePage")),
+   errors={403: ACCESS_403, 404: "`Conversation not found`.", 422: "Bad limit or cursor."})
+op("PUT", V + "/conversations/{id}/messages/read", "conversations", "Move the read marker [headless]",
+   body="ConversationRead",
+   ok=ok_json(200, "`{\"status\": \"ok\"}`; the marker only moves forward.", ref("StatusResponse")),
+   errors={403: "`Access denied to channel` (not a member); `Inactive user`.",
+           404: "`Conversation not found`; `Message not found in this conversation`."})
+op("DELETE", V + "/conversations/{id}/messages/{message_id}", "conversations", "Delete a message [headless]",
+   ok=ok_json(200, "`{\"status\": \"deleted\"}`; a `message_deleted` event.", ref("StatusResponse")),
+   errors={400: "`Message is already deleted`.",
+           403: "`You can only delete your own messages` (unless conversation owner/admin or global "
+                "moderator/admin); `Inactive user`.",
+           404: "`Message not found in this conversation`; `Conversation not found`."})
+
+# ---- §8 operations
+op("GET", "/health", "system", "Health", auth=False,
+   ok=ok_json(200, "`{\"status\": \"healthy\", \"postgres\": \"ok\", \"redis\": \"ok\"}`.", ref("Health")),
+   errors={503: {"description": "A part is failing, named in the body.",
+                 "content": {"application/json": {"schema": ref("Health")}}}})
+op("GET", "/", "system", "Root", auth=False, ok=ok_json(200, "Name, version and where the docs are.", ref("Root")))
+op("GET", "/metrics", "system", "Prometheus metrics", auth=False,
+   desc="Prometheus text format (requests, latencies, open sockets, events delivered, queue depth, job "
+        "failures); reachable from localhost only (403 from elsewhere).",
+   ok=(200, {"description": "The metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}}),
+   errors={403: "Not from localhost."})
+
+GENERIC = {401: "Unauthorized", 403: "InactiveUser", 404: "NotFound", 413: "PayloadTooLarge",
+           422: "ValidationFailed", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
+
+
+def build_operation(o: dict) -> dict:
+    params = []
+    for name in re.findall(r"\{(\w+)\}", o["path"]):
+        schema = o["path_params"].get(name, {"type": "string", "format": "uuid"})
+        p = {"name": name, "in": "path", "required": True, "schema": schema}
+        if schema.get("format") == "uuid":
+            p["description"] = "A malformed id is a 404."
+        params.append(p)
+    params += o["query"]
+    if o["idempotent"]:
+        params.append(IDEMPOTENCY_KEY)
+
+    statuses: dict[int, object] = {}
+    status, resp = o["ok"]
+    statuses[status] = resp
+    for s, r in o["more_ok"]:
+        statuses[s] = r
+    if o["auth"]:
+        statuses[401] = "Unauthorized"
+        statuses[403] = "InactiveUser"
+    if "{" in o["path"]:
+        statuses[404] = "NotFound"
+    if o["body"]:
+        statuses[413] = "PayloadTooLarge"
+    if o["body"] or o["query"] or o["idempotent"]:
+        statuses[422] = "ValidationFailed"
+    if o["rate_limited"]:
+        statuses[429] = "TooManyRequests"
+    statuses[500] = "InternalError"
+    statuses[503] = "ServiceUnavailable"
+    for s, e in o["errors"].items():
+        if isinstance(e, dict):
+            statuses[s] = e
+        elif s == 422:
+            statuses[s] = err_resp(e, "ValidationError")
+        else:
+            statuses[s] = err_resp(e)
+
+    responses = {}
+    for s in sorted(statuses):
+        v = statuses[s]
+        responses[str(s)] = rresp(v) if isinstance(v, str) else v
+
+    out: dict = {
+        "tags": [o["tag"]],
+        "summary": o["summary"],
+        "operationId": operation_id(o["method"], o["path"]),
+    }
+    if o["desc"]:
+        out["description"] = o["desc"]
+    out["security"] = [{"bearerAuth": []}] if o["auth"] else []
+    if params:
+        out["parameters"] = params
+    if o["body"]:
+        content = {"application/json": {"schema": ref(o["body"])}}
+        if o["form"]:
+            content = {"application/json": {"schema": ref("LoginRequest")},
+                       "application/x-www-form-urlencoded": {"schema": ref("LoginForm")}}
+            if o["body"] == "LoginForm":  # the OAuth2 form first where it is the primary way
+                content = dict(reversed(list(content.items())))
+        out["requestBody"] = {"required": o["body_required"], "content": content}
+    out["responses"] = responses
+    return out
+
+
+def operation_id(method: str, path: str) -> str:
+    parts = [p for p in path.split("/") if p and p not in ("api", "v1")]
+    words = []
+    for p in parts:
+        m = re.fullmatch(r"\{(\w+)\}", p)
+        words.append("by_" + m.group(1) if m else re.sub(r"\W", "_", p))
+    return method.lower() + "_" + ("_".join(words) or "root")
+
+
+INFO_DESCRIPTION = """\
+The wire contract of the chat backend (`API.md`), for team-chat clients (**[web]**) and headless clients
+(**[headless]**) alike. WebSocket `/ws` is described in `API.md` §9.
+
+* **Trailing slash**: optional on every route — `/api/v1/channels` and `/api/v1/channels/` are the same route
+  (no redirect). Paths are written here without it.
+* **Bodies**: UTF-8 JSON (`Content-Type: application/json`); the login routes also accept
+  `application/x-www-form-urlencoded`. An empty body is no body. Bodies over 1 MiB are a 413.
+* **Field names**: snake_case everywhere. **Ids**: lowercase UUIDs; a malformed id in a path is a 404.
+  **Timestamps**: RFC 3339 UTC with microseconds and `Z` (`2026-11-21T22:23:17.371927Z`).
+* **Errors**: `{"detail": "<human sentence>"}` (`Error`); validation errors are 422 `ValidationError`
+  (`detail` is a string, `errors` lists every problem). An unknown path is 404 `{"detail": "Not Found"}`
+  (`components.responses.NotFound`), a wrong method 405 `{"detail": "Method Not Allowed"}` with `Allow`
+  (`components.responses.MethodNotAllowed`). Server errors: 500 `Internal server error`, 503
+  `Service unavailable`.
+* **Auth**: `Authorization: Bearer <access token>`. Missing: 401 `Not authenticated`; invalid, expired or revoked:
+  401 `Could not validate credentials` (both with `WWW-Authenticate: Bearer`); a banned, suspended or
+  deactivated user: 403 `Inactive user`.
+* **Order of checks**: unknown path 404, wrong method 405, body too large 413, authentication 401/403, rate limit
+  429, validation 422, visibility 404, permission 403, domain rules 400/409. A conversation the caller may not see
+  is a 404 whatever the operation.
+* **Rate limits**: login, register and refresh share a bucket per client address; message sends one per user.
+  Over the limit: 429 `Too many requests` with `Retry-After`.
+* **Request id**: `X-Request-ID` is accepted or generated and echoed on every response.
+* **CORS**: preflights from allowed origins get 204 with the allow headers; others 403.
+"""
+
+
+def build(routes: set[tuple[str, str]]) -> dict:
+    documented = {(o["method"], o["path"]) for o in OPS}
+    missing = sorted(routes - documented)
+    if missing:
+        raise SystemExit(f"gen_openapi.py: routes without an operation here: {missing}")
+    paths: dict = {}
+    for o in OPS:
+        if (o["method"], o["path"]) not in routes:
+            continue  # not implemented yet: documented once it is in a route table
+        paths.setdefault(o["path"], {})[o["method"].lower()] = build_operation(o)
+    return {
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
+        "info": {
+            "title": "Chat API",
+            "version": "0.1.0",
+            "summary": "Team chat: auth, users, channels, messages, conversations.",
+            "description": INFO_DESCRIPTION,
+        },
+        "servers": [{"url": "/", "description": "This server, through nginx."}],
+        "tags": [
+            {"name": "auth", "description": "Register, log in, tokens (API.md §3)."},
+            {"name": "users", "description": "Users (API.md §3)."},
+            {"name": "channels", "description": "Channels: the channel-kind conversations (API.md §4)."},
+            {"name": "messages", "description": "Messages, team-chat routes (API.md §5)."},
+            {"name": "conversations", "description": "Conversations, headless routes (API.md §6)."},
+            {"name": "system", "description": "Health and root (API.md §8)."},
+        ],
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "responses": RESPONSES,
+            "headers": HEADERS,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                               "description": "An access token from `/api/v1/auth/login`, `/auth/register`, "
+                                              "`/auth/refresh` or `/auth/login/access-token`."},
+            },
+        },
+    }
+
+
+def render() -> str:
+    return json.dumps(build(route_table()), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    text = render()
+    if "--check" in argv:
+        if not OUT.is_file() or OUT.read_text() != text:
+            print(f"{OUT} is stale: run /usr/bin/python3 docs/gen_openapi.py", file=sys.stderr)
+            return 1
+        return 0
+    OUT.write_text(text)
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
