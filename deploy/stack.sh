@@ -562,10 +562,10 @@ stop_run() {
   ((RUN_STOPPING)) && return 0
   RUN_STOPPING=1
   trap '' INT TERM
-  [[ -n $RUN_TAIL_PID ]] && kill "$RUN_TAIL_PID" 2>/dev/null
-  [[ -n ${RUN_SLEEP_PID:-} ]] && kill "$RUN_SLEEP_PID" 2>/dev/null   # the wait loop's sleep: nothing outlives run
+  # The follower and the wait loop's sleep (also one forked just before the signal): nothing outlives
+  # run. `|| true`: under set -e a failed kill of a job that just ended would abort before `down`.
   local job
-  for job in $(jobs -p); do kill "$job" 2>/dev/null; done          # (also one forked just before the signal)
+  for job in ${RUN_TAIL_PID:-} ${RUN_SLEEP_PID:-} $(jobs -p); do kill "$job" 2>/dev/null || true; done
   echo "stack.sh: stopping the chat stack" >&2
   cmd_down
   echo "stack.sh: chat stack stopped" >&2
