@@ -162,6 +162,10 @@ void Input::add_error(const char* key, std::string msg, std::string type) {
   errors_.push_back({{where_, key}, std::move(msg), std::move(type)});
 }
 
+void Input::add_error_at(std::vector<std::string> loc, std::string msg, std::string type) {
+  errors_.push_back({std::move(loc), std::move(msg), std::move(type)});
+}
+
 std::optional<std::string> Input::string(const char* key, const StringRule& rule) {
   std::string label = rule.label ? rule.label : label_of(key);
   bool wrong_type = false;

@@ -48,6 +48,8 @@ class Input {
   std::optional<std::vector<std::string>> uuid_list(const char* key, bool required = true);
 
   void add_error(const char* key, std::string msg, std::string type);
+  // A problem outside this source, e.g. {"header", "idempotency-key"}.
+  void add_error_at(std::vector<std::string> loc, std::string msg, std::string type);
   bool ok() const { return errors_.empty(); }
   void check() const;  // throws HttpError 422 when any problem was recorded
 

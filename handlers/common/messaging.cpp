@@ -159,7 +159,7 @@ SendInput read_send_input(const http::Request& req, bool id_from_body, const std
   auto client_id = in.string("client_msg_id", {false, 1, 128, true, "Client message id"});
   const std::string* header = req.header("idempotency-key");
   if (header && (header->empty() || header->size() > 128)) {
-    in.add_error("Idempotency-Key", "Idempotency-Key must be 1 to 128 characters", "string_too_long");
+    in.add_error_at({"header", "idempotency-key"}, "Idempotency-Key must be 1 to 128 characters", "string_too_long");
   }
   in.check();
   s.conversation_id = *conv;
