@@ -1,0 +1,101 @@
+// The chat-realtime daemon: listening socket, connections through their HTTP and WebSocket stages, and
+// the glue between the loop, the hub, the Redis bridge, the worker pools and presence. Loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/config.hpp"
+#include "realtime/auth_worker.hpp"
+#include "realtime/connection.hpp"
+#include "realtime/event_loop.hpp"
+#include "realtime/hub.hpp"
+#include "realtime/metrics.hpp"
+#include "realtime/presence.hpp"
+#include "realtime/redis_bridge.hpp"
+#include "realtime/typing.hpp"
+
+namespace chat::realtime {
+
+struct ServerOptions {
+  std::string bind_address = "127.0.0.1";
+  int port = 0;
+  int backlog = 4096;
+  int auth_threads = 2;
+};
+
+class Server : public Sink {
+ public:
+  Server(const Config& config, ServerOptions options);
+  ~Server() override;
+
+  // Binds, reads the stream position, starts the threads, runs the loop until SIGTERM/SIGINT (then
+  // closes every socket with 1001). Returns the exit status.
+  int run();
+
+  // Sink: queue a frame on an open socket (never re-enters the hub).
+  void send(uint64_t conn_id, const Frame& frame) override;
+
+ private:
+  // ---- server.cpp: sockets, the HTTP stage, closing, timers
+  bool listen_socket();
+  void on_accept();
+  void on_io(uint64_t id, uint32_t events);
+  void on_readable(Connection& c);
+  void on_http_request(Connection& c, ws::ParseResult& parsed);
+  void respond_http(Connection& c, int status, const std::string& body, const ws::HeaderList& headers = {},
+                    const char* content_type = nullptr);
+  void refuse_upgrade(Connection& c, int status, const std::string& detail, const ws::HeaderList& headers = {});
+  void start_close(Connection& c, uint16_t code, std::string_view reason, int64_t wait_ms);
+  void finish(Connection& c, const std::string& label);
+  void mark_dirty(Connection& c);
+  void flush_dirty();
+  void free_closed();
+  void tick();
+  void begin_shutdown();
+  Connection* find(uint64_t id);
+
+  // ---- server_events.cpp: the WebSocket stage and what comes from Redis and the workers
+  void on_auth_done(AuthResult r);
+  void process_frames(Connection& c);
+  void on_client_message(Connection& c, const std::string& text, bool binary);
+  void on_stream_events(RedisBridge::EventBatch batch);
+  void on_pubsub(RedisBridge::MessageBatch batch);
+  void on_revoked(const std::string& text);
+  void send_json(Connection& c, const std::string& json_text);
+  void publish_typing(const std::string& user_id, const std::string& username, const std::string& conversation_id,
+                      bool is_typing);
+  void on_user_gone(const std::string& user_id);
+  // A session (or "*:<user>") revoked within the last minute: an upgrade whose check raced the
+  // revocation is refused.
+  bool recently_revoked(const std::string& key);
+
+  const Config& config_;
+  ServerOptions options_;
+  EventLoop loop_;
+  Hub hub_;
+  Metrics metrics_;
+  EventRing ring_;
+  TypingTracker typing_;
+  WorkerPool auth_pool_;
+  WorkerPool lane_;  // one thread: publishes and presence, in order
+  std::unique_ptr<Presence> presence_;
+  std::unique_ptr<RedisBridge> bridge_;
+
+  UniqueFd listen_fd_;
+  UniqueFd reserve_fd_;  // given up to accept-and-close when the process runs out of descriptors
+  UniqueFd signal_fd_;
+  uint64_t listen_id_ = 0;
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
+  std::vector<uint64_t> dirty_;
+  std::vector<std::unique_ptr<Connection>> closed_;  // freed after dispatch
+  std::unordered_map<std::string, int64_t> revoked_;  // session id or "*:<user>" → loop ms
+  size_t pending_auth_ = 0;
+  bool shutting_down_ = false;
+  int64_t shutdown_deadline_ms_ = 0;
+};
+
+}  // namespace chat::realtime

@@ -1,0 +1,104 @@
+// Entries of the chat:events stream as the daemon keeps them: parsed routing fields, the payload with
+// its event_id spliced in, the WebSocket frame encoded once; and the ring of recent entries.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace chat::redis {
+class Reply;
+}
+
+namespace chat::realtime {
+
+// One encoded server frame, shared by every socket it is queued on (never copied per recipient).
+using Frame = std::shared_ptr<const std::string>;
+Frame make_text_frame(std::string_view json_text);
+
+// A Redis stream entry id "<ms>-<seq>", ordered numerically (not as text).
+struct StreamId {
+  uint64_t ms = 0;
+  uint64_t seq = 0;
+
+  // "0", "0-0", "1795307486388" (seq 0) and "1795307486388-7"; nullopt for anything else.
+  static std::optional<StreamId> parse(std::string_view text);
+  std::string str() const { return std::to_string(ms) + "-" + std::to_string(seq); }
+  bool zero() const { return ms == 0 && seq == 0; }
+  auto operator<=>(const StreamId&) const = default;
+};
+
+enum class Audience : uint8_t { kConversation, kEveryone, kUsers };
+
+struct StreamEvent {
+  StreamId id;
+  std::string id_text;          // as Redis wrote it: the event_id clients see
+  std::string type;             // new_message, user_joined, ...
+  std::string conversation_id;  // "" when none
+  Audience audience = Audience::kConversation;
+  std::vector<std::string> user_ids;  // extra recipients, or the only ones for kUsers
+  std::string outbox_id;
+  bool duplicate = false;   // an outbox row relayed twice: keeps its place in the order, never delivered
+  std::string payload;      // the client's JSON, event_id included
+  Frame frame;              // payload as a text frame
+  int64_t received_ms = 0;  // when the daemon read it (the ring's age bound)
+
+  bool names_user(std::string_view user_id) const;
+  // user_joined / user_left / conversation_created / channel_created that name `user_id` in user_ids.
+  bool changes_membership_of(std::string_view user_id) const;
+  bool adds_members() const;     // user_joined, conversation_created, channel_created
+  bool removes_members() const;  // user_left
+};
+using EventPtr = std::shared_ptr<const StreamEvent>;
+
+// Adds "event_id" to a JSON object text without re-serializing it: `{"a":1}` → `{"a":1,"event_id":"X"}`.
+std::string splice_event_id(std::string_view payload, std::string_view event_id);
+
+// Builds an event from an entry's id and field/value pairs; nullopt when the id is not a stream id
+// or the payload is not a JSON object.
+std::optional<StreamEvent> make_event(std::string_view id, const std::map<std::string, std::string>& fields,
+                                      int64_t now_ms);
+
+// Appends the entries of an XRANGE reply ([[id, [field, value, ...]], ...]) to `out`; returns how
+// many were read (malformed entries are skipped but still counted, so paging goes on).
+size_t parse_entries(const redis::Reply& entries, int64_t now_ms, std::vector<std::shared_ptr<StreamEvent>>& out,
+                     StreamId* last_seen);
+
+// The recent entries, oldest first, bounded by count and age: every entry with id > floor() that
+// the daemon has read is in here, so a resume from an id ≥ floor() needs no Redis round trip.
+class EventRing {
+ public:
+  EventRing(size_t max_events, int64_t max_age_ms) : max_events_(max_events), max_age_ms_(max_age_ms) {}
+
+  // Empties the ring: the stream position is `start` (the newest entry when the daemon started).
+  void reset(StreamId start);
+  // Appends (ids only grow) and evicts past the bounds. Marks an outbox id seen before as duplicate.
+  void push(const std::shared_ptr<StreamEvent>& e, int64_t now_ms);
+  void expire(int64_t now_ms);
+
+  StreamId floor() const { return floor_; }
+  StreamId newest() const { return newest_; }
+  bool covers(StreamId after) const { return after >= floor_; }
+  // True when `id` is floor() or an entry of the ring (an id this daemon saw issued).
+  bool knows(StreamId id) const;
+  // Entries with id > `after`, oldest first.
+  std::vector<EventPtr> after(StreamId after) const;
+  size_t size() const { return events_.size(); }
+
+ private:
+  void evict_front();
+
+  size_t max_events_;
+  int64_t max_age_ms_;
+  StreamId floor_;
+  StreamId newest_;
+  std::deque<EventPtr> events_;
+  std::map<std::string, int> outbox_ids_;  // outbox id → entries holding it, for duplicate detection
+};
+
+}  // namespace chat::realtime
