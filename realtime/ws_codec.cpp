@@ -13,6 +13,7 @@ namespace {
 // state. States are multiples of 12: 0 accept, 12 reject, 24/36 expect 1/2 more continuation bytes,
 // 48 after E0 (A0-BF next), 60 after ED (80-9F next), 72 after F0 (90-BF next), 84 after F1-F3, 96 after F4
 // (80-8F next). Rejecting at the first impossible byte is what gives fail-fast text validation.
+// clang-format off
 constexpr uint8_t kUtf8d[] = {
     // 00..7F
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -37,6 +38,7 @@ constexpr uint8_t kUtf8d[] = {
     12, 36, 12, 12, 12, 12, 12, 36, 12, 36, 12, 12,  // state 84
     12, 36, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12,  // state 96
 };
+// clang-format on
 static_assert(sizeof kUtf8d == 256 + 9 * 12);
 
 constexpr uint64_t kHighBits = 0x8080808080808080ull;

@@ -25,14 +25,8 @@ bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 
 // RFC 9110 §5.6.2 tchar.
 bool is_tchar(char c) {
-  if (is_digit(c) || is_alpha(c)) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
+  return is_digit(c) || is_alpha(c) ||
+         (c != '\0' && std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos);
 }
 
 bool is_token(std::string_view s) {
@@ -288,6 +282,7 @@ std::string build_upgrade_response(std::string_view accept) {
 }
 
 const char* status_text(int status) {
+  // clang-format off
   switch (status) {
     case 101: return "Switching Protocols";
     case 400: return "Bad Request";
@@ -302,6 +297,7 @@ const char* status_text(int status) {
     case 503: return "Service Unavailable";
     default: return "Unknown";
   }
+  // clang-format on
 }
 
 std::string build_http_error(int status, std::string_view json_body, const HeaderList& extra_headers) {

@@ -32,8 +32,8 @@ enum class ParseStatus : unsigned char { kNeedMore, kRequest, kError };
 
 struct ParseResult {
   ParseStatus status = ParseStatus::kNeedMore;
-  Request request;   // kRequest
-  std::string rest;  // kRequest: bytes after the blank line (early WebSocket frames): feed them to the Decoder
+  Request request;      // kRequest
+  std::string rest;     // kRequest: bytes after the blank line (early WebSocket frames): feed them to the Decoder
   int http_status = 0;  // kError: 400, or 431 when the head passes the size limit
   std::string detail;   // kError: a sentence for the {"detail": ...} body
 };
@@ -64,10 +64,10 @@ std::optional<std::string> query_param(std::string_view target, std::string_view
 
 struct UpgradeCheck {
   bool ok = false;
-  std::string accept;    // ok: the Sec-WebSocket-Accept value
-  int http_status = 0;   // not ok: 400, 405 or 426
-  std::string detail;    // not ok: a sentence for the {"detail": ...} body
-  HeaderList headers;    // not ok: headers the error response must carry (Allow, Sec-WebSocket-Version)
+  std::string accept;   // ok: the Sec-WebSocket-Accept value
+  int http_status = 0;  // not ok: 400, 405 or 426
+  std::string detail;   // not ok: a sentence for the {"detail": ...} body
+  HeaderList headers;   // not ok: headers the error response must carry (Allow, Sec-WebSocket-Version)
 };
 
 // §4.2.1 checks of the client's opening handshake: GET (else 405 with Allow: GET), HTTP/1.1, Host,

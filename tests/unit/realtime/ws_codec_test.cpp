@@ -23,8 +23,8 @@ struct Event {
 
 void PrintTo(const Event& e, std::ostream* os) {
   static const char* kNames[] = {"need-more", "message", "control", "error"};
-  *os << "{" << kNames[static_cast<int>(e.status)] << " op=" << static_cast<int>(e.opcode)
-      << " payload[" << e.payload.size() << "]=\"" << e.payload.substr(0, 40) << (e.payload.size() > 40 ? "..." : "")
+  *os << "{" << kNames[static_cast<int>(e.status)] << " op=" << static_cast<int>(e.opcode) << " payload["
+      << e.payload.size() << "]=\"" << e.payload.substr(0, 40) << (e.payload.size() > 40 ? "..." : "")
       << "\" code=" << e.code << " reason=\"" << e.reason << "\"}";
 }
 
@@ -91,7 +91,7 @@ Event error(uint16_t code) { return {DecodeStatus::kError, Opcode::kContinuation
 // Like expect_decodes_everywhere for input that must end in an error: the events before it must match and
 // the error must carry `code` (its reason is prose, only checked to be there).
 void expect_refused(std::string_view input, std::vector<Event> expected_before, uint16_t code,
-                               size_t max = Decoder::kDefaultMaxMessageSize) {
+                    size_t max = Decoder::kDefaultMaxMessageSize) {
   auto check = [&](std::vector<Event> got, const std::string& how) {
     ASSERT_FALSE(got.empty()) << how;
     ASSERT_EQ(got.back().status, DecodeStatus::kError) << how;
@@ -191,17 +191,17 @@ TEST(WsCodecRfc, Binary64KiBWith64BitLength) {
 TEST(WsDecoder, SeveralMessagesInOneRead) {
   const std::string input = masked(Opcode::kText, "one") + masked(Opcode::kBinary, bytes({0, 0xff})) +
                             masked(Opcode::kText, "") + masked(Opcode::kPing, "") + masked(Opcode::kText, "κόσμε");
-  expect_decodes_everywhere(input, {message(Opcode::kText, "one"), message(Opcode::kBinary, bytes({0, 0xff})),
-                                    message(Opcode::kText, ""), control(Opcode::kPing, ""),
-                                    message(Opcode::kText, "κόσμε")});
+  expect_decodes_everywhere(
+      input, {message(Opcode::kText, "one"), message(Opcode::kBinary, bytes({0, 0xff})), message(Opcode::kText, ""),
+              control(Opcode::kPing, ""), message(Opcode::kText, "κόσμε")});
 }
 
 TEST(WsDecoder, ControlFramesBetweenFragmentsComeOutAtOnce) {
   const std::string input = masked(Opcode::kText, "Hel", false) + masked(Opcode::kPing, "p1") +
                             masked(Opcode::kContinuation, "", false) + masked(Opcode::kPong, "p2") +
                             masked(Opcode::kContinuation, "lo", true);
-  expect_decodes_everywhere(input, {control(Opcode::kPing, "p1"), control(Opcode::kPong, "p2"),
-                                    message(Opcode::kText, "Hello")});
+  expect_decodes_everywhere(
+      input, {control(Opcode::kPing, "p1"), control(Opcode::kPong, "p2"), message(Opcode::kText, "Hello")});
 }
 
 TEST(WsDecoder, CloseBetweenFragmentsEndsTheStream) {
@@ -213,8 +213,13 @@ TEST(WsDecoder, CloseBetweenFragmentsEndsTheStream) {
 TEST(WsDecoder, FragmentedUtf8SplitInsideACharacter) {
   // "€" is E2 82 AC; the fragments cut it after its first and second byte.
   const std::string input = masked(Opcode::kText, "a\xe2", false) + masked(Opcode::kContinuation, "\x82", false) +
-                            masked(Opcode::kContinuation, "\xac" "b", true);
-  expect_decodes_everywhere(input, {message(Opcode::kText, "a\xe2\x82\xac" "b")});
+                            masked(Opcode::kContinuation,
+                                   "\xac"
+                                   "b",
+                                   true);
+  expect_decodes_everywhere(input, {message(Opcode::kText,
+                                            "a\xe2\x82\xac"
+                                            "b")});
 }
 
 TEST(WsDecoder, BinaryIsNotUtf8Checked) {
@@ -253,8 +258,8 @@ TEST(WsDecoder, NothingIsReadAfterAClose) {
 TEST(WsDecoder, MessageExactlyAtTheLimitIsAccepted) {
   const std::string data = pattern(1000);
   expect_decodes_everywhere(masked(Opcode::kBinary, data), {message(Opcode::kBinary, data)}, 1000);
-  const std::string fragmented = masked(Opcode::kBinary, data.substr(0, 600), false) +
-                                 masked(Opcode::kContinuation, data.substr(600), true);
+  const std::string fragmented =
+      masked(Opcode::kBinary, data.substr(0, 600), false) + masked(Opcode::kContinuation, data.substr(600), true);
   expect_decodes_everywhere(fragmented, {message(Opcode::kBinary, data)}, 1000);
 }
 
@@ -268,8 +273,8 @@ TEST(WsDecoder, DefaultLimitIsOneMiB) {
 
 TEST(WsDecoder, LargeMessageInManyReads) {
   const std::string data = pattern(300000);
-  const std::string input = masked(Opcode::kBinary, data.substr(0, 100000), false) +
-                            masked(Opcode::kContinuation, data.substr(100000), true);
+  const std::string input =
+      masked(Opcode::kBinary, data.substr(0, 100000), false) + masked(Opcode::kContinuation, data.substr(100000), true);
   std::vector<std::string_view> pieces;
   for (size_t i = 0; i < input.size(); i += 4093) pieces.push_back(std::string_view(input).substr(i, 4093));
   EXPECT_EQ(decode_pieces(pieces), std::vector<Event>{message(Opcode::kBinary, data)});
@@ -311,7 +316,8 @@ TEST(WsDecoderRefuses, FragmentedControlFrames) {
 }
 
 TEST(WsDecoderRefuses, OversizeControlFrames) {
-  expect_decodes_everywhere(masked(Opcode::kPing, std::string(125, 'p')), {control(Opcode::kPing, std::string(125, 'p'))});
+  expect_decodes_everywhere(masked(Opcode::kPing, std::string(125, 'p')),
+                            {control(Opcode::kPing, std::string(125, 'p'))});
   expect_refused(masked(Opcode::kPing, std::string(126, 'p')), kCloseProtocolError);
   expect_refused(masked(Opcode::kPong, std::string(70000, 'p')), kCloseProtocolError);
   expect_refused(masked(Opcode::kClose, bytes({0x03, 0xe8}) + std::string(124, 'r')), kCloseProtocolError);
@@ -329,13 +335,14 @@ TEST(WsDecoderRefuses, NonMinimalAndInvalidLengths) {
   expect_refused(bytes({0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0}) + mask, kCloseProtocolError);
   expect_refused(bytes({0x82, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}) + mask, kCloseProtocolError);
   // The minimal boundaries themselves are fine.
-  expect_decodes_everywhere(masked(Opcode::kBinary, std::string(126, 'y')), {message(Opcode::kBinary, std::string(126, 'y'))});
+  expect_decodes_everywhere(masked(Opcode::kBinary, std::string(126, 'y')),
+                            {message(Opcode::kBinary, std::string(126, 'y'))});
 }
 
 TEST(WsDecoderRefuses, ContinuationWithoutAMessage) {
   expect_refused(masked(Opcode::kContinuation, "lo"), kCloseProtocolError);
-  expect_refused(masked(Opcode::kText, "done") + masked(Opcode::kContinuation, "more"), {message(Opcode::kText, "done")},
-                 kCloseProtocolError);
+  expect_refused(masked(Opcode::kText, "done") + masked(Opcode::kContinuation, "more"),
+                 {message(Opcode::kText, "done")}, kCloseProtocolError);
 }
 
 TEST(WsDecoderRefuses, NewMessageInsideAFragmentedOne) {
@@ -345,8 +352,9 @@ TEST(WsDecoderRefuses, NewMessageInsideAFragmentedOne) {
 }
 
 TEST(WsDecoderRefuses, InvalidUtf8InOneFrame) {
-  for (const char* bad : {"\xff", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80",
-                          "a\x80", "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80\x65\x64\x69\x74\x65\x64"}) {
+  for (const char* bad :
+       {"\xff", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80", "a\x80",
+        "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80\x65\x64\x69\x74\x65\x64"}) {
     SCOPED_TRACE(bad);
     expect_refused(masked(Opcode::kText, bad), kCloseInvalidPayload);
   }
@@ -460,7 +468,8 @@ TEST(WsDecoderRefuses, ErrorIsSticky) {
 }
 
 TEST(WsDecoderRefuses, ErrorReasonsFitACloseFrame) {
-  for (const std::string& input : {encode_text("x"), masked(Opcode::kText, "\xff"), masked(Opcode::kBinary, pattern(20))}) {
+  for (const std::string& input :
+       {encode_text("x"), masked(Opcode::kText, "\xff"), masked(Opcode::kBinary, pattern(20))}) {
     auto got = decode(input, 10);
     ASSERT_EQ(got.size(), 1u);
     EXPECT_LE(got[0].reason.size(), kMaxCloseReason);
@@ -519,7 +528,8 @@ TEST(WsEncoder, CloseReasonIsTruncatedAtACharacterBoundary) {
   EXPECT_EQ(frame.size(), 2u + 125u);
   EXPECT_EQ(static_cast<uint8_t>(frame[1]), 125);
   // Multi-byte characters straddling byte 123 are dropped whole, never split.
-  for (const std::string& ch : {std::string("\xc3\xa9"), std::string("\xe2\x82\xac"), std::string("\xf0\x9f\x98\x80")}) {
+  for (const std::string& ch :
+       {std::string("\xc3\xa9"), std::string("\xe2\x82\xac"), std::string("\xf0\x9f\x98\x80")}) {
     for (size_t prefix = 118; prefix <= 123; ++prefix) {
       SCOPED_TRACE(std::to_string(ch.size()) + "-byte char after " + std::to_string(prefix));
       const std::string reason = std::string(prefix, 'a') + ch + ch;
@@ -568,14 +578,22 @@ size_t reference_valid_prefix(std::string_view s, bool* complete) {
     const auto b = static_cast<uint8_t>(s[i]);
     if (need == 0) {
       if (b <= 0x7F) continue;
-      if (b >= 0xC2 && b <= 0xDF) need = 1, lo = 0x80, hi = 0xBF;
-      else if (b == 0xE0) need = 2, lo = 0xA0, hi = 0xBF;
-      else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) need = 2, lo = 0x80, hi = 0xBF;
-      else if (b == 0xED) need = 2, lo = 0x80, hi = 0x9F;
-      else if (b == 0xF0) need = 3, lo = 0x90, hi = 0xBF;
-      else if (b >= 0xF1 && b <= 0xF3) need = 3, lo = 0x80, hi = 0xBF;
-      else if (b == 0xF4) need = 3, lo = 0x80, hi = 0x8F;
-      else break;
+      if (b >= 0xC2 && b <= 0xDF)
+        need = 1, lo = 0x80, hi = 0xBF;
+      else if (b == 0xE0)
+        need = 2, lo = 0xA0, hi = 0xBF;
+      else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF)
+        need = 2, lo = 0x80, hi = 0xBF;
+      else if (b == 0xED)
+        need = 2, lo = 0x80, hi = 0x9F;
+      else if (b == 0xF0)
+        need = 3, lo = 0x90, hi = 0xBF;
+      else if (b >= 0xF1 && b <= 0xF3)
+        need = 3, lo = 0x80, hi = 0xBF;
+      else if (b == 0xF4)
+        need = 3, lo = 0x80, hi = 0x8F;
+      else
+        break;
     } else {
       if (b < lo || b > hi) break;
       --need;
@@ -597,7 +615,7 @@ size_t dfa_valid_prefix(std::string_view s, bool* complete) {
   return i;
 }
 
-TEST(Utf8Validator, AgreesWithTable37OnEverySequenceUpToThreeBytes) {
+TEST(WsUtf8Validator, AgreesWithTable37OnEverySequenceUpToThreeBytes) {
   std::string s;
   auto check = [&]() {
     bool ref_complete = false, dfa_complete = false;
@@ -624,7 +642,7 @@ TEST(Utf8Validator, AgreesWithTable37OnEverySequenceUpToThreeBytes) {
   }
 }
 
-TEST(Utf8Validator, AgreesWithTable37OnFourByteBoundaries) {
+TEST(WsUtf8Validator, AgreesWithTable37OnFourByteBoundaries) {
   const int edges[] = {0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF,
                        0xE0, 0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xF8, 0xFF};
   for (int a : edges)
@@ -650,7 +668,7 @@ std::string utf8_encode(uint32_t cp) {
                 static_cast<int>(0x80 | ((cp >> 6) & 0x3F)), static_cast<int>(0x80 | (cp & 0x3F))});
 }
 
-TEST(Utf8Validator, EveryCodePointButSurrogates) {
+TEST(WsUtf8Validator, EveryCodePointButSurrogates) {
   for (uint32_t cp = 0; cp <= 0x10FFFF; ++cp) {
     const bool surrogate = cp >= 0xD800 && cp <= 0xDFFF;
     ASSERT_EQ(is_valid_utf8(utf8_encode(cp)), !surrogate) << std::hex << cp;
@@ -661,7 +679,7 @@ TEST(Utf8Validator, EveryCodePointButSurrogates) {
   }
 }
 
-TEST(Utf8Validator, IncrementalAcrossArbitraryChunks) {
+TEST(WsUtf8Validator, IncrementalAcrossArbitraryChunks) {
   const std::string text = "ASCII then κόσμε then € then 😀, long enough to use the 8-byte fast path.";
   for (size_t cut1 = 0; cut1 <= text.size(); ++cut1) {
     for (size_t cut2 = cut1; cut2 <= text.size(); cut2 += 7) {

@@ -1,4 +1,4 @@
-// Tests realtime/ws_handshake.hpp: the RFC 6455 §1.3/§4.2 handshake, the request parser at every split, upgrade checks.
+// Tests realtime/ws_handshake.hpp: the RFC 6455 §1.3 example, the request parser at every split, upgrade checks.
 #include "realtime/ws_handshake.hpp"
 
 #include <gtest/gtest.h>
@@ -59,7 +59,8 @@ void expect_same_request(const ParseResult& a, const ParseResult& b, const std::
 ParseResult parse_everywhere(std::string_view text) {
   const ParseResult whole = parse(text);
   for (size_t cut = 0; cut <= text.size(); ++cut) {
-    expect_same_request(parse_pieces({text.substr(0, cut), text.substr(cut)}), whole, "split at " + std::to_string(cut));
+    expect_same_request(parse_pieces({text.substr(0, cut), text.substr(cut)}), whole,
+                        "split at " + std::to_string(cut));
   }
   std::vector<std::string_view> single;
   for (size_t i = 0; i < text.size(); ++i) single.push_back(text.substr(i, 1));
@@ -68,12 +69,11 @@ ParseResult parse_everywhere(std::string_view text) {
 }
 
 // A valid upgrade request with one header replaced (or removed when value is nullptr).
-std::string request_with(const std::string& name, const char* value, const std::string& request_line = "GET /ws HTTP/1.1") {
+std::string request_with(const std::string& name, const char* value,
+                         const std::string& request_line = "GET /ws HTTP/1.1") {
   std::vector<std::pair<std::string, std::string>> headers = {
-      {"Host", "localhost:8000"},
-      {"Upgrade", "websocket"},
-      {"Connection", "Upgrade"},
-      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+      {"Host", "localhost:8000"},      {"Upgrade", "websocket"},
+      {"Connection", "Upgrade"},       {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
       {"Sec-WebSocket-Version", "13"},
   };
   std::string out = request_line + "\r\n";
@@ -146,20 +146,20 @@ TEST(WsHandshake, HeaderNamesLowercasedValuesTrimmedRepeatsJoined) {
 TEST(WsHandshake, MalformedRequestsAreRefusedWith400AtEverySplit) {
   static constexpr char kWithNul[] = "GET /ws HTTP/1.1\r\nHost: a\0b\r\n\r\n";
   const std::vector<std::string> bad = {
-      "GET /ws\r\nHost: a\r\n\r\n",                       // no version
-      "GET  /ws HTTP/1.1\r\nHost: a\r\n\r\n",             // double space
-      "GET /ws HTTP/1.1 extra\r\nHost: a\r\n\r\n",        // trailing junk
-      "GET ws HTTP/1.1\r\nHost: a\r\n\r\n",               // not origin-form
-      "GET http://a/ws HTTP/1.1\r\nHost: a\r\n\r\n",      // absolute-form is not for origin servers here
-      "GET /ws HTTX/1.1\r\nHost: a\r\n\r\n",              // version
-      "G(T /ws HTTP/1.1\r\nHost: a\r\n\r\n",              // method not a token
-      "GET /ws HTTP/1.1\r\nHost : a\r\n\r\n",             // space before colon
-      "GET /ws HTTP/1.1\r\nHost a\r\n\r\n",               // no colon
-      "GET /ws HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",   // obs-fold
-      "GET /ws HTTP/1.1\r\nHost: a\nX: b\r\n\r\n",        // bare LF
-      "GET /ws HTTP/1.1\r\nHost: a\rX: b\r\n\r\n",        // bare CR
-      std::string(kWithNul, sizeof kWithNul - 1),           // NUL in a value
-      "\r\nGET /ws HTTP/1.1\r\n\r\n",                     // empty line first
+      "GET /ws\r\nHost: a\r\n\r\n",                      // no version
+      "GET  /ws HTTP/1.1\r\nHost: a\r\n\r\n",            // double space
+      "GET /ws HTTP/1.1 extra\r\nHost: a\r\n\r\n",       // trailing junk
+      "GET ws HTTP/1.1\r\nHost: a\r\n\r\n",              // not origin-form
+      "GET http://a/ws HTTP/1.1\r\nHost: a\r\n\r\n",     // absolute-form is not for origin servers here
+      "GET /ws HTTX/1.1\r\nHost: a\r\n\r\n",             // version
+      "G(T /ws HTTP/1.1\r\nHost: a\r\n\r\n",             // method not a token
+      "GET /ws HTTP/1.1\r\nHost : a\r\n\r\n",            // space before colon
+      "GET /ws HTTP/1.1\r\nHost a\r\n\r\n",              // no colon
+      "GET /ws HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",  // obs-fold
+      "GET /ws HTTP/1.1\r\nHost: a\nX: b\r\n\r\n",       // bare LF
+      "GET /ws HTTP/1.1\r\nHost: a\rX: b\r\n\r\n",       // bare CR
+      std::string(kWithNul, sizeof kWithNul - 1),        // NUL in a value
+      "\r\nGET /ws HTTP/1.1\r\n\r\n",                    // empty line first
   };
   for (const std::string& text : bad) {
     SCOPED_TRACE(testing::PrintToString(text));
@@ -253,11 +253,11 @@ TEST(WsHandshake, RefusedWith400) {
       {"Connection", "upgraded"},
       {"Sec-WebSocket-Key", nullptr},
       {"Sec-WebSocket-Key", ""},
-      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ"},      // no padding
+      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ"},  // no padding
       {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=a"},
       {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25j*Q=="},
-      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZSE="},    // 17 bytes
-      {"Sec-WebSocket-Key", "c2hvcnQ="},                    // 5 bytes
+      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZSE="},  // 17 bytes
+      {"Sec-WebSocket-Key", "c2hvcnQ="},                  // 5 bytes
       {"Content-Length", "5"},
       {"Transfer-Encoding", "chunked"},
   };
