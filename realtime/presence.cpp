@@ -144,7 +144,9 @@ void announce_online(Context& ctx, const std::string& daemon_id, const std::stri
 }
 
 void local_gone(Context& ctx, const std::string& daemon_id, const std::string& user_id) {
-  ctx.redis.command({"ZREM", user_key(user_id), daemon_id});
+  // Not a ZREM: the entry stays live for the grace period, so a check started by another daemon's
+  // earlier close cannot announce offline sooner than 5 s after this (later) close.
+  ctx.redis.command({"ZADD", user_key(user_id), std::to_string(wall_ms() + Presence::kOfflineGraceMs), daemon_id});
 }
 
 void check_offline(Context& ctx, const std::string& user_id) {
@@ -212,7 +214,8 @@ void Presence::user_connected(const std::string& user_id) {
 void Presence::user_disconnected(const std::string& user_id) {
   lane_.submit([id = daemon_id_, user_id](Context& ctx) { presence_jobs::local_gone(ctx, id, user_id); });
   if (auto it = pending_offline_.find(user_id); it != pending_offline_.end()) loop_.cancel_timer(it->second);
-  pending_offline_[user_id] = loop_.add_timer(kOfflineGraceMs, [this, user_id] {
+  // Just past the grace, so this daemon's entry has expired when the check runs.
+  pending_offline_[user_id] = loop_.add_timer(kOfflineGraceMs + 200, [this, user_id] {
     pending_offline_.erase(user_id);
     lane_.submit([user_id](Context& ctx) { presence_jobs::check_offline(ctx, user_id); });
   });

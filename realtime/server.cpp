@@ -316,7 +316,7 @@ void Server::send(uint64_t conn_id, const Frame& frame) {
   ++metrics_.backpressure_drops;
   log::info("ws_backpressure_close", {{"request_id", c->request_id}, {"user_id", c->user_id}});
   c->drop_queue();
-  start_close(*c, ws::kCloseTryAgainLater, "output buffer full", 1000);
+  start_close(*c, ws::kCloseTryAgainLater, "output buffer full", 5000);
 }
 
 void Server::start_close(Connection& c, uint16_t code, std::string_view reason, int64_t wait_ms) {
