@@ -93,7 +93,7 @@ CREATE TABLE messages (
     search_vector   tsvector GENERATED ALWAYS AS (to_tsvector('simple', content)) STORED,
     UNIQUE (conversation_id, seq)
 );
-CREATE INDEX messages_live_seq_idx ON messages (conversation_id, seq DESC) WHERE deleted_at IS NULL;
+CREATE INDEX messages_live_seq_idx ON messages (conversation_id, seq) WHERE deleted_at IS NULL;
 CREATE INDEX messages_parent_idx ON messages (parent_id, seq) WHERE parent_id IS NOT NULL;
 CREATE INDEX messages_search_idx ON messages USING gin (search_vector);
 

@@ -15,11 +15,10 @@ import uuid
 
 from concurrent.futures import ThreadPoolExecutor
 
-import httpcore
 import httpx
 import pytest
 
-from conftest import TS_RE, UUID_RE, assert_user, auth_headers, register_user
+from conftest import TS_RE, UUID_RE, assert_user, auth_headers, http_client, register_user
 
 V1 = "/api/v1"
 CHANNELS = V1 + "/channels/"
@@ -44,33 +43,6 @@ CONVERSATION_FIELDS = {
     "created_at", "updated_at",
 }
 URL_SAFE_RE = re.compile(r"^[A-Za-z0-9_\-.~]+$")
-
-
-# --------------------------------------------------------------------------------------------
-# HTTP clients with TCP_NODELAY: httpx 0.23 writes a request's headers and body with two send()
-# calls and leaves Nagle on, so every request with a body waits ~40 ms for the server's delayed ACK.
-
-
-def _nodelay_transport() -> httpx.HTTPTransport:
-    opt = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        return httpx.HTTPTransport(socket_options=[opt])  # httpx >= 0.24
-    except TypeError:
-        from httpcore.backends.sync import SyncBackend  # httpcore 0.16 (httpx 0.23)
-
-        class NoDelayBackend(SyncBackend):
-            def connect_tcp(self, host, port, timeout=None, local_address=None):
-                stream = super().connect_tcp(host, port, timeout=timeout, local_address=local_address)
-                stream.get_extra_info("socket").setsockopt(*opt)
-                return stream
-
-        transport = httpx.HTTPTransport()
-        transport._pool = httpcore.ConnectionPool(network_backend=NoDelayBackend())
-        return transport
-
-
-def http_client(base_url: str, timeout: float = 60) -> httpx.Client:
-    return httpx.Client(base_url=base_url, timeout=timeout, follow_redirects=False, transport=_nodelay_transport())
 
 
 @pytest.fixture(name="api", scope="module")

@@ -17,6 +17,7 @@ from collections import namedtuple
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpcore
 import httpx
 import pytest
 
@@ -98,6 +99,33 @@ def log_tails(run_dir: Path, lines: int = 40) -> str:
     return "\n".join(out) if out else f"(no log files in {logs})"
 
 
+# HTTP clients with TCP_NODELAY: httpx 0.23 writes a request's headers and body with two send()
+# calls and leaves Nagle on, so every request with a body waits ~40 ms for the server's delayed ACK.
+
+
+def _nodelay_transport() -> httpx.HTTPTransport:
+    opt = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        return httpx.HTTPTransport(socket_options=[opt])  # httpx >= 0.24
+    except TypeError:
+        from httpcore.backends.sync import SyncBackend  # httpcore 0.16 (httpx 0.23)
+
+        class NoDelayBackend(SyncBackend):
+            def connect_tcp(self, host, port, timeout=None, local_address=None):
+                stream = super().connect_tcp(host, port, timeout=timeout, local_address=local_address)
+                stream.get_extra_info("socket").setsockopt(*opt)
+                return stream
+
+        transport = httpx.HTTPTransport()
+        transport._pool = httpcore.ConnectionPool(network_backend=NoDelayBackend())
+        return transport
+
+
+def http_client(base_url: str, timeout: float = 60) -> httpx.Client:
+    return httpx.Client(base_url=base_url, timeout=timeout, follow_redirects=False, transport=_nodelay_transport())
+
+
+
 def stack_env(run_dir: Path, port: int) -> dict:
     env = dict(os.environ)
     # the stack makes its own database, redis and secret; never point it at a developer's
@@ -109,6 +137,9 @@ def stack_env(run_dir: Path, port: int) -> dict:
         BACKEND_CORS_ORIGINS=CORS_ORIGINS,
         RATE_LIMIT_AUTH=RATE_LIMIT_AUTH,
         RATE_LIMIT_AUTH_BURST=RATE_LIMIT_AUTH_BURST,
+        # message sends are limited per user; tests that flood on purpose set their own stack
+        RATE_LIMIT_SEND="100000",
+        RATE_LIMIT_SEND_BURST="100000",
         ACCESS_TOKEN_EXPIRE_MINUTES=ACCESS_TOKEN_EXPIRE_MINUTES,
     )
     env.setdefault("CHAT_BUILD_DIR", str(REPO / "build"))
@@ -304,7 +335,7 @@ def base_url(stack) -> str:
 
 @pytest.fixture(scope="session")
 def api(stack):
-    with httpx.Client(base_url=stack.base_url, timeout=30, follow_redirects=False) as client:
+    with http_client(stack.base_url, timeout=30) as client:
         yield client
 
 
