@@ -127,7 +127,12 @@ int Server::run() {
   bridge_->start(position);
   presence_->start();
   loop_.every(1000, [this] { tick(); });
-  loop_.set_before_wait([this] { flush_dirty(); });
+  // Connections finished while flushing are freed before the wait, so their fds close now, not a
+  // whole epoll_wait later.
+  loop_.set_before_wait([this] {
+    flush_dirty();
+    free_closed();
+  });
   loop_.set_after_dispatch([this] { free_closed(); });
   log::info("realtime_ready", {{"address", options_.bind_address}, {"port", std::to_string(options_.port)},
                                {"stream_position", position.str()}});

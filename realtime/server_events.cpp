@@ -24,9 +24,14 @@ void Server::on_auth_done(AuthResult r) {
   --pending_auth_;
   Connection* c = find(r.conn);
   if (!c || c->state() != Connection::State::kAuthenticating) return;  // the client went away meanwhile
-  if (r.status == 0 && (recently_revoked(r.session_id) || recently_revoked("*:" + r.user_id))) {
-    r.status = 401;  // revoked while the worker was checking it
+  // Revoked while the worker was checking it: a session as a logout would make it (401), every
+  // session of the user as a ban would (403).
+  if (r.status == 0 && recently_revoked(r.session_id)) {
+    r.status = 401;
     r.detail = "Could not validate credentials";
+  } else if (r.status == 0 && recently_revoked("*:" + r.user_id)) {
+    r.status = 403;
+    r.detail = "Inactive user";
   }
   if (r.status != 0) {
     ws::HeaderList headers;
