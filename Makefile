@@ -5,7 +5,8 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps build run up down status migrate test unit-test integration-test bench format clean
+.PHONY: all deps build run up down status migrate test unit-test sanitize-test fuzz-test integration-test bench \
+        format clean
 
 all: build
 
@@ -33,10 +34,20 @@ migrate: build
 	@deploy/stack.sh migrate
 
 test: build
-	@$(MAKE) --no-print-directory unit-test integration-test
+	@$(MAKE) --no-print-directory unit-test sanitize-test fuzz-test integration-test
 
 unit-test:
 	@ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
+
+# The unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
+sanitize-test:
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCHAT_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j$(JOBS) --target chat_unit_tests
+	@ctest --test-dir build-asan --output-on-failure -j$(JOBS)
+
+# libFuzzer on the WebSocket decoder and handshake parser, for a bounded time.
+fuzz-test:
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-30} tests/fuzz/run.sh build-fuzz
 
 integration-test:
 	@$(PYTHON) -m pytest tests/integration -q -p no:cacheprovider
@@ -49,4 +60,4 @@ format:
 
 clean:
 	@deploy/stack.sh down >/dev/null 2>&1 || true
-	@rm -rf $(BUILD_DIR)
+	@rm -rf $(BUILD_DIR) build-asan build-fuzz

@@ -2,9 +2,9 @@
 # Installs the Debian 12 packages the project needs that are missing; installs nothing when all are present.
 set -euo pipefail
 
-# Build: compiler, CMake, pkg-config and the C libraries core/ wraps.
+# Build: compiler, CMake, pkg-config and the C libraries core/ wraps; clang and its runtime for libFuzzer.
 BUILD_PKGS=(g++ cmake make pkg-config libfcgi-dev libpq-dev libhiredis-dev libjwt-dev libcjson-dev libargon2-dev
-            libssl-dev libgtest-dev clang-format)
+            libssl-dev libgtest-dev clang-format clang libclang-rt-14-dev)
 # The stack: PostgreSQL 15 server, Redis, nginx, spawn-fcgi (starts the FastCGI handlers on a shared socket).
 STACK_PKGS=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx spawn-fcgi curl iproute2 util-linux
             gettext-base openssl procps)
