@@ -162,7 +162,7 @@ Config config_from(const EnvMap& vars) {
   return c;
 }
 
-Config load_config() {
+EnvMap load_env() {
   EnvMap vars;
   const char* file = std::getenv("CHAT_ENV_FILE");
   std::ifstream in(file && *file ? file : ".env");
@@ -176,7 +176,9 @@ Config load_config() {
     auto eq = kv.find('=');
     if (eq != std::string::npos) vars[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  return config_from(vars);
+  return vars;
 }
+
+Config load_config() { return config_from(load_env()); }
 
 }  // namespace chat

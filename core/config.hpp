@@ -51,6 +51,8 @@ EnvMap parse_env_file(const std::string& text);
 Config config_from(const EnvMap& vars);
 
 // The process environment over the .env file named by CHAT_ENV_FILE (default ./.env): the environment wins.
+EnvMap load_env();
+// config_from(load_env()).
 Config load_config();
 
 // Accepts a JSON list (["a","b"]), a comma list (a,b) or "*".

@@ -58,21 +58,6 @@ WorkerConfig worker_config_from(const EnvMap& vars) {
   return wc;
 }
 
-WorkerConfig load_worker_config() {
-  EnvMap vars;
-  const char* file = std::getenv("CHAT_ENV_FILE");
-  std::ifstream in(file && *file ? file : ".env");
-  if (in) {
-    std::stringstream ss;
-    ss << in.rdbuf();
-    vars = parse_env_file(ss.str());
-  }
-  for (char** e = environ; e && *e; ++e) {
-    std::string kv = *e;
-    auto eq = kv.find('=');
-    if (eq != std::string::npos) vars[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return worker_config_from(vars);
-}
+WorkerConfig load_worker_config() { return worker_config_from(load_env()); }
 
 }  // namespace chat::worker
