@@ -169,6 +169,10 @@ void Server::on_accept() {
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // small frames go out at once
+    // A fixed kernel send buffer: autotuning would let a slow reader park megabytes in the kernel on
+    // top of the 4 MiB the daemon allows it, and the backpressure limit would mean little.
+    int sndbuf = 512 * 1024;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     char ip[INET_ADDRSTRLEN] = "?";
     inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
     UniqueFd owned(fd);
