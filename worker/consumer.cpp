@@ -109,7 +109,7 @@ void Consumer::process(Context& ctx, Queue& queue, const Job& job, std::mt19937_
   InFlight guard(mu_, in_flight_, job.entry_id);
   auto started = Clock::now();
   try {
-    JobContext jc{ctx, job, s, name_, stopping_};
+    JobContext jc{ctx, job, s, name_, stopping_, &relayer_};
     spec->run(jc);
   } catch (const HandedBack& e) {
     log::info("job_handed_back", {{"type", job.type}, {"job_id", job.job_id}, {"entry", job.entry_id}});

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/context.hpp"
+#include "worker/jobs.hpp"
 #include "worker/queue.hpp"
 #include "worker/settings.hpp"
 
@@ -41,6 +42,7 @@ class Consumer {
   const std::atomic<bool>& stopping_;
   mutable std::mutex mu_;
   std::multiset<std::string> in_flight_;
+  Relayer relayer_;
 };
 
 }  // namespace chat::worker

@@ -32,21 +32,20 @@ constexpr db::Statement kMentionMessage{
     "wk_mention_message",
     "SELECT m.conversation_id, m.content, m.sender_id, u.username AS from_username "
     "FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.id = $1 AND m.deleted_at IS NULL"};
-// One row per mentioned member who may still see the message (the sender is never notified of its
-// own mention); the unique (user_id, kind, message_id) makes a second run insert nothing.
-constexpr db::Statement kInsertNotifications{
-    "wk_mention_insert",
-    "INSERT INTO notifications (user_id, kind, message_id, payload) "
-    "SELECT cm.user_id, 'mention', $1, $5::jsonb FROM conversation_members cm "
-    "WHERE cm.conversation_id = $2 AND cm.user_id = ANY($3::uuid[]) AND cm.user_id <> $4 "
-    "ON CONFLICT (user_id, kind, message_id) DO NOTHING RETURNING user_id"};
-// Offline users find the count on their next GET /auth/me (the realtime daemon keeps is_online).
-constexpr db::Statement kBumpUnread{
-    "wk_mention_unread",
-    "UPDATE users SET unread_mentions = unread_mentions + 1 WHERE id = ANY($1::uuid[]) AND NOT is_online"};
-constexpr db::Statement kMarkNotified{
-    "wk_mention_notified",
-    "UPDATE mentions SET notified_at = now() WHERE message_id = $1 AND user_id = ANY($2::uuid[])"};
+// One statement (atomic on its own): a notifications row per mentioned member who may still see the
+// message (never the sender), and for the rows actually inserted the offline counter and the mention's
+// notified_at. The unique (user_id, kind, message_id) makes a second run insert, and so change, nothing.
+constexpr db::Statement kNotify{
+    "wk_mention_notify",
+    "WITH ins AS (INSERT INTO notifications (user_id, kind, message_id, payload) "
+    "  SELECT cm.user_id, 'mention', $1, $5::jsonb FROM conversation_members cm "
+    "  WHERE cm.conversation_id = $2 AND cm.user_id = ANY($3::uuid[]) AND cm.user_id <> $4 "
+    "  ON CONFLICT (user_id, kind, message_id) DO NOTHING RETURNING user_id), "
+    "unread AS (UPDATE users SET unread_mentions = unread_mentions + 1 "
+    "  WHERE id IN (SELECT user_id FROM ins) AND NOT is_online), "
+    "notified AS (UPDATE mentions SET notified_at = now() "
+    "  WHERE message_id = $1 AND user_id IN (SELECT user_id FROM ins)) "
+    "SELECT user_id FROM ins ORDER BY user_id"};
 
 // KEYS: ran marker, done counter, runs counter, by-consumer hash. ARGV: consumer.
 // The marker and the count change together, so the effect happens once per job id however many runs.
@@ -121,28 +120,28 @@ void mention_notification(JobContext& jc) {
   auto m = parse_mention_job(jc.job.payload);
   if (!m) throw PermanentError("malformed mention_notification payload");
   if (m->user_ids.empty()) return;
+  auto msg = jc.ctx.db.exec(kMentionMessage, {m->message_id});
+  if (msg.empty()) {
+    log::info("mention_skipped", {{"job_id", jc.job.job_id}, {"message_id", m->message_id}, {"reason", "gone"}});
+    return;  // deleted (or never committed): nobody may see it any more
+  }
+  // The message's own conversation is the truth, whatever the payload says.
+  const std::string conversation = msg.str(0, "conversation_id");
+  const std::string sender = msg.str(0, "sender_id");
+  json::Value data = json::Value::object();
+  data.set("message_id", m->message_id)
+      .set("channel_id", conversation)
+      .set("content", msg.text(0, "content"))
+      .set("from_user_id", sender)
+      .set("from_username", msg.text(0, "from_username"));
+  const std::string data_text = data.dump();
   handlers::Outbox out;
   std::vector<std::string> notified;
   {
+    // A message deleted between the read above and this commit may still notify: the same race as a
+    // notification that arrives just before the deletion's event.
     db::Transaction tx(jc.ctx.db);
-    auto msg = tx.exec(kMentionMessage, {m->message_id});
-    if (msg.empty()) {
-      tx.commit();
-      log::info("mention_skipped", {{"job_id", jc.job.job_id}, {"message_id", m->message_id}, {"reason", "gone"}});
-      return;  // deleted (or never committed): nobody may see it any more
-    }
-    // The message's own conversation is the truth, whatever the payload says.
-    const std::string conversation = msg.str(0, "conversation_id");
-    const std::string sender = msg.str(0, "sender_id");
-    json::Value data = json::Value::object();
-    data.set("message_id", m->message_id)
-        .set("channel_id", conversation)
-        .set("content", msg.text(0, "content"))
-        .set("from_user_id", sender)
-        .set("from_username", msg.text(0, "from_username"));
-    const std::string data_text = data.dump();
-    auto rows = tx.exec(kInsertNotifications, {m->message_id, conversation, db::text_array(m->user_ids), sender,
-                                               data_text});
+    auto rows = tx.exec(kNotify, {m->message_id, conversation, db::text_array(m->user_ids), sender, data_text});
     for (int i = 0; i < rows.rows(); ++i) notified.push_back(rows.str(i, "user_id"));
     for (const auto& user : notified) {
       json::Value payload = json::Value::object();
@@ -150,15 +149,34 @@ void mention_notification(JobContext& jc) {
       out.event(tx, handlers::Event{"mention_notification", conversation, handlers::Audience::kUsers, {user},
                                     std::move(payload)});
     }
-    if (!notified.empty()) {
-      tx.exec(kBumpUnread, {db::text_array(notified)});
-      tx.exec(kMarkNotified, {m->message_id, db::text_array(notified)});
-    }
     tx.commit();
   }
-  out.relay(jc.ctx);
+  if (notified.empty()) return;
+  if (jc.relayer) jc.relayer->relay(jc.ctx, handlers::shard_of(conversation));
+  else out.relay(jc.ctx);
   log::debug("mention_notified", {{"job_id", jc.job.job_id}, {"message_id", m->message_id},
                                   {"users", std::to_string(notified.size())}});
+}
+
+void Relayer::relay(Context& ctx, int shard) {
+  if (shard < 0 || shard > 15) return;
+  {
+    std::lock_guard lock(mu_);
+    if (busy_[shard]) {
+      again_[shard] = true;  // the thread relaying it now takes our rows too
+      return;
+    }
+    busy_[shard] = true;
+  }
+  for (;;) {
+    int n = handlers::relay_shard(ctx, shard);  // never throws; a failure leaves the rows for the periodic relay
+    std::lock_guard lock(mu_);
+    if (!again_[shard] && n < kPage) {
+      busy_[shard] = false;
+      return;
+    }
+    again_[shard] = false;
+  }
 }
 
 void test_sleep(JobContext& jc) {

@@ -1,7 +1,9 @@
 // The job table: job type -> function, like Redis's command table. Every job is safe to run twice.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -15,6 +17,22 @@
 
 namespace chat::worker {
 
+// Relays outbox shards for the threads of one worker: while a thread relays a shard, the others go on
+// with their next job and the relaying thread relays that shard once more for them (handlers' relay_shard
+// takes the rows of every committed transaction, in order), so a busy pool relays in batches.
+class Relayer {
+ public:
+  // relay_shard relays at most this many rows per call (its LIMIT in handlers/common/events.cpp).
+  static constexpr int kPage = 500;
+
+  void relay(Context& ctx, int shard);
+
+ private:
+  std::mutex mu_;
+  std::array<bool, 16> busy_{};
+  std::array<bool, 16> again_{};
+};
+
 // What a job function gets: the job, this thread's connections, and whether the worker is stopping.
 struct JobContext {
   Context& ctx;
@@ -22,6 +40,7 @@ struct JobContext {
   const Settings& settings;
   const std::string& consumer;
   const std::atomic<bool>& stopping;
+  Relayer* relayer = nullptr;  // nullptr: relay in this thread
 };
 
 using JobFn = void (*)(JobContext&);

@@ -12,7 +12,6 @@
 namespace chat::worker {
 namespace {
 
-constexpr int kRelayBatch = 500;        // relay_shard's page
 constexpr int kRelayRoundsPerShard = 40;
 constexpr int kDeleteBatch = 10000;     // rows per DELETE, so a backlog never holds long locks
 constexpr int kDeleteRounds = 20;
@@ -94,7 +93,7 @@ void outbox_relay(JobContext& jc) {
         break;
       }
       relayed += n;
-      if (n < kRelayBatch) break;
+      if (n < Relayer::kPage) break;
     }
   }
   if (relayed > 0) log::info("outbox_relayed", {{"rows", std::to_string(relayed)}});
