@@ -107,27 +107,33 @@ FetchedRange fetch_missed(redis::Client& redis, StreamId after) {
     return out;
   }
   StreamId last_generated, max_deleted, first_entry;
-  bool has_max_deleted = false, has_first = false;
+  bool has_first = false;
+  int64_t length = 0, entries_added = -1;
   for (size_t i = 0; i + 1 < info.size(); i += 2) {
     std::string key = info.element(i).str();
     redis::Reply v = info.element(i + 1);
     if (key == "last-generated-id") {
       last_generated = StreamId::parse(v.str()).value_or(StreamId{});
-    } else if (key == "max-deleted-entry-id") {
+    } else if (key == "max-deleted-entry-id") {  // Redis ≥ 7.0; XDEL moves it, trimming may not
       max_deleted = StreamId::parse(v.str()).value_or(StreamId{});
-      has_max_deleted = true;
     } else if (key == "first-entry" && v.is_array() && v.size() == 2) {
       first_entry = StreamId::parse(v.element(0).str()).value_or(StreamId{});
       has_first = true;
+    } else if (key == "length") {
+      length = v.integer();
+    } else if (key == "entries-added") {
+      entries_added = v.integer();
     }
   }
   if (after > last_generated) {
     out.resync_reason = kResyncUnknown;
     return out;
   }
-  // Trimmed past the id (Redis ≥ 7.0 reports the newest deleted id; older ones only the first entry).
-  bool too_old = has_max_deleted ? (!max_deleted.zero() && after <= max_deleted)
-                                 : (has_first && !after.zero() && after < first_entry);
+  if (after == last_generated) return out;  // nothing was missed (even if that entry is gone)
+  // Entries newer than the id were trimmed away: a replay would have a gap.
+  const bool trimmed = entries_added < 0 || entries_added > length;
+  const bool too_old = (!max_deleted.zero() && after <= max_deleted) ||
+                       (trimmed && (!has_first || after < first_entry));
   if (too_old) {
     out.resync_reason = kResyncTooOld;
     return out;
