@@ -76,35 +76,11 @@ std::optional<Endpoint> parse_url(const std::string& url) {
   return ep;
 }
 
-Client::Client(std::string url) : url_(std::move(url)) {
-  auto ep = parse_url(url_);
-  if (!ep) throw RedisError("bad REDIS_URL");
-  ep_ = *ep;
-}
+namespace {
 
-void Client::connect() {
-  timeval timeout{1, 0};
-  redisContext* c = ep_.unix_socket ? redisConnectUnixWithTimeout(ep_.path.c_str(), timeout)
-                                    : redisConnectWithTimeout(ep_.host.c_str(), ep_.port, timeout);
-  ctx_.reset(c);
-  if (!c || c->err) {
-    std::string msg = c ? c->errstr : "out of memory";
-    ctx_.reset();
-    log::error("redis_connect_failed", {{"call", "redisConnect"}, {"error", msg}});
-    throw RedisError("could not connect to Redis: " + msg);
-  }
-  redisSetTimeout(c, timeout);
-  if (!ep_.password.empty()) {
-    Reply r = run({"AUTH", ep_.password});
-    if (r.is_error()) {
-      ctx_.reset();
-      throw RedisError("Redis AUTH failed");
-    }
-  }
-  if (ep_.db != 0) run({"SELECT", std::to_string(ep_.db)});
-}
-
-Reply Client::run(const std::vector<std::string>& args) {
+// Runs one command as binary-safe argv. hiredis leaves a context unusable after an I/O error, so
+// the context is dropped then and the caller reconnects.
+Reply run_argv(std::unique_ptr<redisContext, ContextDeleter>& ctx, const std::vector<std::string>& args) {
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   argv.reserve(args.size());
@@ -113,14 +89,48 @@ Reply Client::run(const std::vector<std::string>& args) {
     argv.push_back(a.data());
     lens.push_back(a.size());
   }
-  void* r = redisCommandArgv(ctx_.get(), static_cast<int>(args.size()), argv.data(), lens.data());
+  void* r = redisCommandArgv(ctx.get(), static_cast<int>(args.size()), argv.data(), lens.data());
   if (!r) {
-    std::string msg = ctx_->errstr;
-    ctx_.reset();  // hiredis leaves the context unusable after an I/O error
+    std::string msg = ctx->errstr;
+    ctx.reset();
     throw RedisError("Redis command failed: " + msg);
   }
   return Reply(static_cast<redisReply*>(r));
 }
+
+// Connects with a 1 s connect and I/O timeout (a hung Redis must not hang a request), then AUTH and
+// SELECT as the endpoint says.
+std::unique_ptr<redisContext, ContextDeleter> open_context(const Endpoint& ep) {
+  timeval timeout{1, 0};
+  std::unique_ptr<redisContext, ContextDeleter> ctx(
+      ep.unix_socket ? redisConnectUnixWithTimeout(ep.path.c_str(), timeout)
+                     : redisConnectWithTimeout(ep.host.c_str(), ep.port, timeout));
+  if (!ctx || ctx->err) {
+    std::string msg = ctx ? ctx->errstr : "out of memory";
+    log::error("redis_connect_failed", {{"call", "redisConnect"}, {"error", msg}});
+    throw RedisError("could not connect to Redis: " + msg);
+  }
+  redisSetTimeout(ctx.get(), timeout);
+  if (!ep.password.empty() && run_argv(ctx, {"AUTH", ep.password}).is_error()) {
+    throw RedisError("Redis AUTH failed");
+  }
+  if (ep.db != 0 && run_argv(ctx, {"SELECT", std::to_string(ep.db)}).is_error()) {
+    throw RedisError("Redis SELECT failed");
+  }
+  return ctx;
+}
+
+}  // namespace
+
+Client::Client(std::string url) : url_(std::move(url)) {
+  auto ep = parse_url(url_);
+  if (!ep) throw RedisError("bad REDIS_URL");
+  ep_ = *ep;
+}
+
+void Client::connect() { ctx_ = open_context(ep_); }
+
+Reply Client::run(const std::vector<std::string>& args) { return run_argv(ctx_, args); }
 
 Reply Client::command(const std::vector<std::string>& args) {
   for (int attempt = 0;; ++attempt) {
@@ -153,39 +163,15 @@ Subscriber::Subscriber(std::string url) : url_(std::move(url)) {
 
 void Subscriber::subscribe(const std::vector<std::string>& channels) {
   ctx_.reset();
-  timeval timeout{1, 0};
-  redisContext* c = ep_.unix_socket ? redisConnectUnixWithTimeout(ep_.path.c_str(), timeout)
-                                    : redisConnectWithTimeout(ep_.host.c_str(), ep_.port, timeout);
-  ctx_.reset(c);
-  if (!c || c->err) {
-    std::string msg = c ? c->errstr : "out of memory";
-    ctx_.reset();
-    throw RedisError("could not connect to Redis: " + msg);
-  }
-  redisSetTimeout(c, timeout);
-  auto run = [this](const std::vector<std::string>& args) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    void* r = redisCommandArgv(ctx_.get(), static_cast<int>(args.size()), argv.data(), lens.data());
-    if (!r) {
-      std::string msg = ctx_->errstr;
-      ctx_.reset();
-      throw RedisError("Redis command failed: " + msg);
-    }
-    Reply reply(static_cast<redisReply*>(r));
-    if (reply.is_error()) {
-      ctx_.reset();
-      throw RedisError("Redis refused " + args[0] + ": " + reply.str());
-    }
-  };
-  if (!ep_.password.empty()) run({"AUTH", ep_.password});
+  ctx_ = open_context(ep_);
   std::vector<std::string> args{"SUBSCRIBE"};
   args.insert(args.end(), channels.begin(), channels.end());
-  run(args);  // the first confirmation; the others arrive as pushed replies and next() skips them
+  // The first confirmation; the others arrive as pushed replies and next() skips them.
+  Reply reply = run_argv(ctx_, args);
+  if (reply.is_error()) {
+    ctx_.reset();
+    throw RedisError("Redis refused SUBSCRIBE: " + reply.str());
+  }
 }
 
 std::optional<Subscriber::Message> Subscriber::next(int timeout_ms) {
