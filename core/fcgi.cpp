@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/crypto.hpp"
+#include "core/http_metrics.hpp"
 #include "core/log.hpp"
 
 namespace chat::fcgi {
@@ -73,7 +74,7 @@ bool read_request(FCGX_Request& r, http::Request& req) {
 void write_response(FCGX_Request& r, const http::Response& resp) {
   std::string head = "Status: " + std::to_string(resp.status) + " " + http::reason_phrase(resp.status) + "\r\n";
   if (resp.has_body) {
-    head += "Content-Type: application/json\r\nContent-Length: " + std::to_string(resp.body.size()) + "\r\n";
+    head += "Content-Type: " + resp.content_type + "\r\nContent-Length: " + std::to_string(resp.body.size()) + "\r\n";
   }
   for (const auto& [k, v] : resp.headers) head += k + ": " + v + "\r\n";
   head += "\r\n";
@@ -87,6 +88,7 @@ void worker(const Config& config, const http::Router& router, const char* progra
   db::Connection db(config.database_url, program);
   redis::Client redis(config.redis_url);
   Context ctx{config, db, redis};
+  http::RequestMetrics metrics(program);
   FCGX_Request r;
   FCGX_InitRequest(&r, kListenFd, 0);
   while (FCGX_Accept_r(&r) >= 0) {
@@ -102,11 +104,14 @@ void worker(const Config& config, const http::Router& router, const char* progra
     write_response(r, resp);
     FCGX_Finish_r(&r);
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+    metrics.record(resp.status, us.count());
+    metrics.flush(redis);  // after the response is out, at most once a second
     log::write(resp.status >= 500 ? log::Level::kError : log::Level::kDebug, "request",
                {{"method", req.method}, {"path", req.path}, {"status", std::to_string(resp.status)},
                 {"us", std::to_string(us.count())}, {"thread", std::to_string(index)}});
     log::set_request_id("");
   }
+  metrics.flush(redis, /*force=*/true);
   g_running_threads.fetch_sub(1);
 }
 

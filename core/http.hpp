@@ -33,6 +33,7 @@ struct Request {
 
 struct Response {
   int status = 200;
+  std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   bool has_body = true;  // false for 204

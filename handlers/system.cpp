@@ -1,6 +1,7 @@
 // /health, / and /metrics: what operators, load balancers and Prometheus ask first.
 #include <algorithm>
 
+#include "core/http_metrics.hpp"
 #include "core/log.hpp"
 #include "handlers/routes.hpp"
 #include "worker/keys.hpp"
@@ -31,7 +32,8 @@ Response root(Context&, Request&) {
   return Response::json(200, out);
 }
 
-// Prometheus text exposition (version 0.0.4) of the job queue, from chat-worker's Redis counters.
+// Prometheus text exposition (version 0.0.4): the handlers' requests and latencies, and the job queue
+// from chat-worker's Redis counters (each realtime daemon serves its own socket metrics).
 Response metrics(Context& ctx, Request&) {
   namespace keys = worker::keys;
   std::string out;
@@ -45,6 +47,7 @@ Response metrics(Context& ctx, Request&) {
   };
   bool redis_up = true;
   try {
+    out += http::render_request_metrics(ctx.redis);
     auto counters = ctx.redis.command({"MGET", keys::kDone, keys::kRetried, keys::kDeadLettered});
     auto by_type = ctx.redis.command({"HGETALL", keys::kByType});
     auto depth = ctx.redis.command({"XLEN", keys::kJobs});
@@ -92,8 +95,7 @@ Response metrics(Context& ctx, Request&) {
   Response r;
   r.status = 200;
   r.body = std::move(out);
-  // The FastCGI writer puts application/json first; nginx keeps the last Content-Type it reads.
-  r.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   return r;
 }
 

@@ -1,0 +1,39 @@
+// Request counters and latency histograms of the FastCGI handlers, kept per thread and added to a
+// Redis hash about once a second, so /metrics sees every process without a round trip per request.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "core/redis.hpp"
+
+namespace chat::http {
+
+class RequestMetrics {
+ public:
+  // Upper bounds of the latency histogram, in seconds (Prometheus `le`).
+  static constexpr std::array<double, 10> kBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
+
+  explicit RequestMetrics(std::string program) : program_(std::move(program)) {}
+
+  void record(int status, int64_t micros);
+  // Adds what was recorded to Redis when a second has passed (or `force`); keeps it on failure.
+  void flush(redis::Client& redis, bool force = false);
+
+ private:
+  std::string program_;
+  std::map<int, int64_t> by_status_;
+  std::array<int64_t, kBuckets.size() + 1> buckets_{};  // the last one is +Inf
+  int64_t sum_us_ = 0;
+  int64_t count_ = 0;
+  std::chrono::steady_clock::time_point last_flush_ = std::chrono::steady_clock::now();
+};
+
+// The Prometheus text of every handler's request metrics (chat_http_requests_total,
+// chat_http_request_duration_seconds) from the Redis hash. Throws RedisError.
+std::string render_request_metrics(redis::Client& redis);
+
+}  // namespace chat::http
