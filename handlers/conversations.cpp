@@ -229,6 +229,7 @@ Response leave(Context& ctx, Request& req) {
 
 Response send(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
+  take_send_token(ctx, me);
   return send_message(ctx, me, read_send_input(req, false, req.param("id")), kConversationWording);
 }
 

@@ -172,11 +172,14 @@ SendInput read_send_input(const http::Request& req, bool id_from_body, const std
   return s;
 }
 
-http::Response send_message(Context& ctx, const CurrentUser& me, SendInput in, const SendWording& w) {
+void take_send_token(Context& ctx, const CurrentUser& me) {
   if (auto wait = take_token(ctx.redis, "rl:send:" + me.id, ctx.config.rate_limit_send,
                              ctx.config.rate_limit_send_burst)) {
     throw http::HttpError(429, "Too many requests").with_header("Retry-After", std::to_string(*wait));
   }
+}
+
+http::Response send_message(Context& ctx, const CurrentUser& me, SendInput in, const SendWording& w) {
   if (in.idempotency_key) {
     if (auto first = replay_idempotent(ctx, me, in)) return std::move(*first);
   }

@@ -33,8 +33,12 @@ extern const SendWording kConversationWording;
 // Reads the send body. `conversation_id` comes from `channel_id` in the body when `id_from_body`.
 SendInput read_send_input(const http::Request& req, bool id_from_body, const std::string& path_id = "");
 
+// Takes one token of the sender's bucket (RATE_LIMIT_SEND per user): 429 with Retry-After when empty.
+// Called right after authentication: the rate limit comes before validation (API.md order of checks).
+void take_send_token(Context& ctx, const CurrentUser& me);
+
 // 201 with the Message; 200 with the original for a repeated idempotency key; 409 for a key reused
-// with another conversation or content. Takes the sender's rate-limit token first (429).
+// with another conversation or content.
 http::Response send_message(Context& ctx, const CurrentUser& me, SendInput in, const SendWording& w);
 
 struct MessageRef {
