@@ -2,6 +2,7 @@
 #include "core/crypto.hpp"
 #include "core/validate.hpp"
 #include "handlers/common/access.hpp"
+#include "handlers/common/conversation_sql.hpp"
 #include "handlers/common/events.hpp"
 #include "handlers/routes.hpp"
 
@@ -11,21 +12,24 @@ namespace {
 using http::Request;
 using http::Response;
 
+// Every public channel and the private ones the caller is in, by name; one statement per page.
 constexpr db::Statement kListChannels{
     "ch_list",
-    "SELECT coalesce(json_agg(channel_json(sub.c, $1) ORDER BY lower((sub.c).name), (sub.c).id), '[]') AS j "
-    "FROM (SELECT c FROM conversations c WHERE c.kind = 'channel' AND NOT c.is_archived AND (NOT c.is_private OR "
-    "      EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = c.id AND cm.user_id = $1)) "
-    "      ORDER BY lower(c.name), c.id LIMIT $2 OFFSET $3) sub"};
+    "SELECT coalesce(json_agg(" CHAT_CHANNEL_JSON " ORDER BY lower(c.name), c.id), '[]') AS j FROM ("
+    "  SELECT * FROM conversations c WHERE c.kind = 'channel' AND NOT c.is_archived AND (NOT c.is_private OR "
+    "  EXISTS (SELECT 1 FROM conversation_members p WHERE p.conversation_id = c.id AND p.user_id = $1)) "
+    "  ORDER BY lower(c.name), c.id LIMIT $2 OFFSET $3) c" CHAT_CONVERSATION_JOINS("$1")};
 constexpr db::Statement kMyChannels{
     "ch_my",
-    "SELECT coalesce(json_agg(channel_full_json(c, $1) ORDER BY lower(c.name), c.id), '[]') AS j "
-    "FROM conversation_members cm JOIN conversations c ON c.id = cm.conversation_id "
-    "WHERE cm.user_id = $1 AND c.kind = 'channel' AND NOT c.is_archived"};
+    "SELECT coalesce(json_agg(" CHAT_CHANNEL_FULL_JSON " ORDER BY lower(c.name), c.id), '[]') AS j FROM ("
+    "  SELECT c.* FROM conversation_members p JOIN conversations c ON c.id = p.conversation_id "
+    "  WHERE p.user_id = $1 AND c.kind = 'channel' AND NOT c.is_archived) c" CHAT_CONVERSATION_JOINS("$1")};
 constexpr db::Statement kChannelJson{
-    "ch_json", "SELECT channel_json(c, $2) AS j FROM conversations c WHERE c.id = $1"};
+    "ch_json",
+    "SELECT " CHAT_CHANNEL_JSON " AS j FROM conversations c" CHAT_CONVERSATION_JOINS("$2") " WHERE c.id = $1"};
 constexpr db::Statement kChannelFullJson{
-    "ch_full_json", "SELECT channel_full_json(c, $2) AS j FROM conversations c WHERE c.id = $1"};
+    "ch_full_json",
+    "SELECT " CHAT_CHANNEL_FULL_JSON " AS j FROM conversations c" CHAT_CONVERSATION_JOINS("$2") " WHERE c.id = $1"};
 constexpr db::Statement kNameTaken{
     "ch_name_taken",
     "SELECT 1 FROM conversations WHERE kind = 'channel' AND lower(name) = lower($1) AND id IS DISTINCT FROM $2"};

@@ -6,6 +6,7 @@
 #include "core/crypto.hpp"
 #include "core/validate.hpp"
 #include "handlers/common/access.hpp"
+#include "handlers/common/conversation_sql.hpp"
 #include "handlers/common/events.hpp"
 #include "handlers/common/message_sql.hpp"
 #include "handlers/common/messaging.hpp"
@@ -19,15 +20,20 @@ using http::Response;
 
 constexpr int64_t kNoCursor = INT64_MAX;
 
+// The caller's conversations of every kind, most recent activity first.
 constexpr db::Statement kList{
     "conv_list",
-    "SELECT coalesce(json_agg(conversation_json(sub.c, $1) ORDER BY sub.at DESC, (sub.c).id), '[]') AS j FROM ("
-    "  SELECT c, coalesce(c.last_message_at, c.created_at) AS at FROM conversation_members cm "
-    "  JOIN conversations c ON c.id = cm.conversation_id WHERE cm.user_id = $1 "
-    "  ORDER BY at DESC, c.id LIMIT $2 OFFSET $3) sub"};
-constexpr db::Statement kJson{"conv_json", "SELECT conversation_json(c, $2) AS j FROM conversations c WHERE c.id = $1"};
-constexpr db::Statement kFullJson{"conv_full_json",
-                                  "SELECT conversation_full_json(c, $2) AS j FROM conversations c WHERE c.id = $1"};
+    "SELECT coalesce(json_agg(" CHAT_CONVERSATION_JSON " ORDER BY c.at DESC, c.id), '[]') AS j FROM ("
+    "  SELECT c.*, coalesce(c.last_message_at, c.created_at) AS at FROM conversation_members p "
+    "  JOIN conversations c ON c.id = p.conversation_id WHERE p.user_id = $1 "
+    "  ORDER BY at DESC, c.id LIMIT $2 OFFSET $3) c" CHAT_CONVERSATION_JOINS("$1")};
+constexpr db::Statement kJson{
+    "conv_json",
+    "SELECT " CHAT_CONVERSATION_JSON " AS j FROM conversations c" CHAT_CONVERSATION_JOINS("$2") " WHERE c.id = $1"};
+constexpr db::Statement kFullJson{
+    "conv_full_json",
+    "SELECT " CHAT_CONVERSATION_FULL_JSON " AS j FROM conversations c" CHAT_CONVERSATION_JOINS("$2")
+    " WHERE c.id = $1"};
 constexpr db::Statement kUsers{"conv_users", "SELECT id, username FROM users WHERE id = ANY($1::uuid[])"};
 constexpr db::Statement kFindDirect{"conv_find_direct", "SELECT id FROM conversations WHERE direct_key = $1"};
 constexpr db::Statement kCreate{
