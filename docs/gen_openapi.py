@@ -101,6 +101,10 @@ USER = obj(
         "is_active": {"type": "boolean"},
         "is_online": {"type": "boolean"},
         "last_seen_at": nullable("string", format="date-time"),
+        "unread_mentions": {"type": "integer", "minimum": 0,
+                            "description": "Only in answers about the caller itself (`/auth/*`, `/users/me`): "
+                            "mentions that arrived while the caller was offline, since it last read "
+                            "`GET /messages/mentions/my`."},
         "created_at": ts(),
         "updated_at": ts(),
     },
