@@ -54,6 +54,7 @@ integration-test:
 
 bench: build
 	@$(PYTHON) tests/bench/run.py
+	@$(PYTHON) tests/bench/realtime.py
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
