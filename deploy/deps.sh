@@ -9,7 +9,8 @@ BUILD_PKGS=(g++ cmake make pkg-config libfcgi-dev libpq-dev libhiredis-dev libjw
 STACK_PKGS=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx spawn-fcgi curl iproute2 util-linux
             gettext-base openssl procps)
 # Tests and benchmarks: real clients (Debian's Python packages, since PyPI is out of reach) and wrk.
-TEST_PKGS=(python3 python3-pytest python3-httpx python3-websockets python3-argon2 wrk)
+TEST_PKGS=(python3 python3-pytest python3-httpx python3-websockets python3-argon2 wrk nodejs)
+command -v npm >/dev/null || TEST_PKGS+=(npm)   # node's ws client (tests/integration/node); NodeSource's nodejs bundles npm
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${STACK_PKGS[@]}" "${TEST_PKGS[@]}"; do

@@ -56,8 +56,6 @@ constexpr db::Statement kAvailableUsers{
     "SELECT coalesce(json_agg(user_public_json(u) ORDER BY lower(u.username)), '[]') AS j FROM users u "
     "WHERE u.id <> $1 AND u.is_active AND u.status = 'active'"};
 
-Response json_text(int status, std::string text) { return Response::json(status, std::move(text)); }
-
 std::string channel_json(Context& ctx, const std::string& id, const CurrentUser& me, bool full) {
   return ctx.db.exec(full ? kChannelFullJson : kChannelJson, {id, me.id}).str(0, "j");
 }
@@ -106,12 +104,12 @@ Response list(Context& ctx, Request& req) {
   int64_t limit = q.integer("limit", {false, 1, 1000}).value_or(200);
   int64_t offset = q.integer("offset", {false, 0}).value_or(0);
   q.check();
-  return json_text(200, ctx.db.exec(kListChannels, {me.id, limit, offset}).str(0, "j"));
+  return Response::json(200, ctx.db.exec(kListChannels, {me.id, limit, offset}).str(0, "j"));
 }
 
 Response my(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
-  return json_text(200, ctx.db.exec(kMyChannels, {me.id}).str(0, "j"));
+  return Response::json(200, ctx.db.exec(kMyChannels, {me.id}).str(0, "j"));
 }
 
 std::optional<std::string> read_description(http::Input& in) {
@@ -146,13 +144,13 @@ Response create(Context& ctx, Request& req) {
     tx.commit();
   }
   out.relay(ctx);
-  return json_text(201, channel_json(ctx, id, me, false));
+  return Response::json(201, channel_json(ctx, id, me, false));
 }
 
 Response get(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
   Conversation c = find_channel(ctx, me, req.param("id"));
-  return json_text(200, channel_json(ctx, c.id, me, true));
+  return Response::json(200, channel_json(ctx, c.id, me, true));
 }
 
 Response update(Context& ctx, Request& req) {
@@ -172,7 +170,7 @@ Response update(Context& ctx, Request& req) {
     if (e.unique_violation()) http::bad_request("Channel name already exists");
     throw;
   }
-  return json_text(200, channel_json(ctx, c.id, me, true));
+  return Response::json(200, channel_json(ctx, c.id, me, true));
 }
 
 Response archive(Context& ctx, Request& req) {
@@ -242,7 +240,7 @@ Response remove_user(Context& ctx, Request& req) {
 
 Response available_users(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
-  return json_text(200, ctx.db.exec(kAvailableUsers, {me.id}).str(0, "j"));
+  return Response::json(200, ctx.db.exec(kAvailableUsers, {me.id}).str(0, "j"));
 }
 
 }  // namespace

@@ -65,8 +65,6 @@ constexpr db::Statement kMarkRead{
     "UPDATE conversation_members SET last_read_seq = greatest(last_read_seq, $3::bigint) "
     "WHERE conversation_id = $1 AND user_id = $2 RETURNING last_read_seq"};
 
-Response json_text(int status, std::string text) { return Response::json(status, std::move(text)); }
-
 Response status_message(int status, const char* key, const char* value) {
   json::Value out = json::Value::object();
   out.set(key, value);
@@ -160,7 +158,7 @@ Response create(Context& ctx, Request& req) {
       tx.commit();
     }
     out.relay(ctx);
-    return json_text(status, ctx.db.exec(kJson, {id, me.id}).str(0, "j"));
+    return Response::json(status, ctx.db.exec(kJson, {id, me.id}).str(0, "j"));
   }
   Outbox out;
   std::string id;
@@ -175,7 +173,7 @@ Response create(Context& ctx, Request& req) {
     tx.commit();
   }
   out.relay(ctx);
-  return json_text(201, ctx.db.exec(kJson, {id, me.id}).str(0, "j"));
+  return Response::json(201, ctx.db.exec(kJson, {id, me.id}).str(0, "j"));
 }
 
 Response list(Context& ctx, Request& req) {
@@ -184,14 +182,14 @@ Response list(Context& ctx, Request& req) {
   int64_t skip = q.integer("skip", {false, 0}).value_or(0);
   int64_t limit = q.integer("limit", {false, 1, 100}).value_or(100);
   q.check();
-  return json_text(200, ctx.db.exec(kList, {me.id, limit, skip}).str(0, "j"));
+  return Response::json(200, ctx.db.exec(kList, {me.id, limit, skip}).str(0, "j"));
 }
 
 Response get(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
   Conversation c = find_conversation(ctx, me, req.param("id"));
   require_read(c, me);
-  return json_text(200, ctx.db.exec(kFullJson, {c.id, me.id}).str(0, "j"));
+  return Response::json(200, ctx.db.exec(kFullJson, {c.id, me.id}).str(0, "j"));
 }
 
 Response add_participants(Context& ctx, Request& req) {

@@ -73,8 +73,6 @@ constexpr db::Statement kFindReaction{
     "msg_reaction_find", "SELECT id, message_id, user_id, emoji FROM reactions WHERE id = $1"};
 constexpr db::Statement kDeleteReactionById{"msg_reaction_delete", "DELETE FROM reactions WHERE id = $1 RETURNING id"};
 
-Response json_text(int status, std::string text) { return Response::json(status, std::move(text)); }
-
 Response history(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
   http::Input q = http::Input::query(req);
@@ -88,9 +86,9 @@ Response history(Context& ctx, Request& req) {
   q.check();
   Conversation c = find_visible(ctx, me, req.param("channel_id"), "Channel not found");
   require_read(c, me);
-  if (before) return json_text(200, ctx.db.exec(kHistoryBefore, {c.id, limit, *before}).str(0, "j"));
-  if (after) return json_text(200, ctx.db.exec(kHistoryAfter, {c.id, limit, *after}).str(0, "j"));
-  return json_text(200, ctx.db.exec(kHistoryNewest, {c.id, limit, offset.value_or(0)}).str(0, "j"));
+  if (before) return Response::json(200, ctx.db.exec(kHistoryBefore, {c.id, limit, *before}).str(0, "j"));
+  if (after) return Response::json(200, ctx.db.exec(kHistoryAfter, {c.id, limit, *after}).str(0, "j"));
+  return Response::json(200, ctx.db.exec(kHistoryNewest, {c.id, limit, offset.value_or(0)}).str(0, "j"));
 }
 
 Response send(Context& ctx, Request& req) {
@@ -103,7 +101,7 @@ Response get(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
   Conversation c;
   MessageRef m = find_readable_message(ctx, me, req.param("id"), &c);
-  return json_text(200, message_json(ctx, m.id));
+  return Response::json(200, message_json(ctx, m.id));
 }
 
 Response edit(Context& ctx, Request& req) {
@@ -111,7 +109,7 @@ Response edit(Context& ctx, Request& req) {
   http::Input in = http::Input::body(req);
   auto content = read_content(in);
   in.check();
-  return json_text(200, edit_message(ctx, me, req.param("id"), *content));
+  return Response::json(200, edit_message(ctx, me, req.param("id"), *content));
 }
 
 Response remove(Context& ctx, Request& req) {
@@ -203,7 +201,7 @@ Response my_mentions(Context& ctx, Request& req) {
   q.check();
   std::string page = ctx.db.exec(kMyMentions, {me.id, limit, offset}).str(0, "j");
   ctx.db.exec(kMentionsSeen, {me.id});
-  return json_text(200, page);
+  return Response::json(200, page);
 }
 
 Response replies(Context& ctx, Request& req) {
@@ -214,7 +212,7 @@ Response replies(Context& ctx, Request& req) {
   q.check();
   Conversation c;
   MessageRef m = find_readable_message(ctx, me, req.param("id"), &c);
-  return json_text(200, ctx.db.exec(kReplies, {m.id, limit, after}).str(0, "j"));
+  return Response::json(200, ctx.db.exec(kReplies, {m.id, limit, after}).str(0, "j"));
 }
 
 Response search(Context& ctx, Request& req) {
@@ -228,7 +226,7 @@ Response search(Context& ctx, Request& req) {
     Conversation c = find_visible(ctx, me, *channel_id, "Channel not found");
     require_member(c);
   }
-  return json_text(200, ctx.db.exec(kSearch, {me.id, *text, channel_id, limit}).str(0, "j"));
+  return Response::json(200, ctx.db.exec(kSearch, {me.id, *text, channel_id, limit}).str(0, "j"));
 }
 
 Response mark_read(Context& ctx, Request& req) {
