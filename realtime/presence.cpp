@@ -183,6 +183,17 @@ void release(Context& ctx, const std::string& daemon_id, const std::vector<std::
   ctx.redis.command(args);
 }
 
+bool held_elsewhere(Context& ctx, const std::string& daemon_id, const std::string& user_id) {
+  // A daemon with a socket open scores its entry now + 10..15 s (TTL 15 s, refreshed every 5 s); one whose
+  // last socket closed scores it now + 5 s at most (the offline grace). Only the former holds a socket.
+  const int64_t open_after = wall_ms() + (Presence::kOfflineGraceMs + Presence::kTtlMs - Presence::kRefreshMs) / 2;
+  redis::Reply r = ctx.redis.command({"ZRANGEBYSCORE", user_key(user_id), "(" + std::to_string(open_after), "+inf"});
+  for (size_t k = 0; k < r.size(); ++k) {
+    if (r.element(k).str() != daemon_id) return true;
+  }
+  return false;
+}
+
 }  // namespace presence_jobs
 
 Presence::Presence(EventLoop& loop, WorkerPool& lane, std::string daemon_id, UserList local_users)
@@ -218,6 +229,18 @@ void Presence::user_disconnected(const std::string& user_id) {
   pending_offline_[user_id] = loop_.add_timer(kOfflineGraceMs + 200, [this, user_id] {
     pending_offline_.erase(user_id);
     lane_.submit([user_id](Context& ctx) { presence_jobs::check_offline(ctx, user_id); });
+  });
+}
+
+void Presence::held_elsewhere(const std::string& user_id, std::function<void(bool)> done) {
+  lane_.submit([this, id = daemon_id_, user_id, done = std::move(done)](Context& ctx) mutable {
+    bool elsewhere = false;
+    try {
+      elsewhere = presence_jobs::held_elsewhere(ctx, id, user_id);
+    } catch (const std::exception&) {
+      elsewhere = false;  // Redis away: act on what this daemon knows
+    }
+    loop_.post([done = std::move(done), elsewhere] { done(elsewhere); });
   });
 }
 

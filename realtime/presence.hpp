@@ -36,6 +36,9 @@ class Presence {
   void user_connected(const std::string& user_id);
   // The user's last socket on this daemon closed: offline in 5 s unless a socket is open somewhere.
   void user_disconnected(const std::string& user_id);
+  // Asks Redis whether another daemon holds a live socket of the user, and calls `done` with the answer
+  // on the loop thread (false when Redis does not answer).
+  void held_elsewhere(const std::string& user_id, std::function<void(bool)> done);
   // Graceful stop: this daemon's users get the usual 5 s of grace, then the other daemons' sweeps
   // decide (they are online elsewhere, or offline).
   void shutdown(const std::vector<std::string>& users);
@@ -59,6 +62,7 @@ void check_offline(Context& ctx, const std::string& user_id);
 void refresh(Context& ctx, const std::string& daemon_id, const std::vector<std::string>& user_ids);
 void sweep(Context& ctx);
 void release(Context& ctx, const std::string& daemon_id, const std::vector<std::string>& user_ids);
+bool held_elsewhere(Context& ctx, const std::string& daemon_id, const std::string& user_id);
 }  // namespace presence_jobs
 
 }  // namespace chat::realtime

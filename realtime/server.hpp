@@ -69,6 +69,10 @@ class Server : public Sink {
   void publish_typing(const std::string& user_id, const std::string& username, const std::string& conversation_id,
                       bool is_typing);
   void on_user_gone(const std::string& user_id);
+  // Ends the user's typing held on this daemon, telling the others in the conversations.
+  void end_typing_of(const std::string& user_id);
+  // chat:ephemeral signal between daemons: the user's last socket anywhere closed (its typing ends).
+  static constexpr const char* kUserGoneSignal = "user_gone";
   // A session (or "*:<user>") revoked within the last minute: an upgrade whose check raced the
   // revocation is refused.
   bool recently_revoked(const std::string& key);

@@ -199,6 +199,20 @@ void Server::publish_typing(const std::string& user_id, const std::string& usern
 
 void Server::on_user_gone(const std::string& user_id) {
   presence_->user_disconnected(user_id);
+  // Typing ends with the typist's last socket anywhere (API.md §9.1): while a tab lives on another
+  // daemon, the 10 s expiry ends it instead.
+  presence_->held_elsewhere(user_id, [this, user_id](bool elsewhere) {
+    if (elsewhere || !hub_.sockets_of_user(user_id).empty()) return;  // or it came back here meanwhile
+    end_typing_of(user_id);
+    // The typing may have started on another daemon, whose tab closed earlier: tell every daemon.
+    std::string msg = "{\"type\":\"" + std::string(kUserGoneSignal) + "\",\"user_ids\":\"" + user_id + "\",\"payload\":{}}";
+    lane_.submit([msg = std::move(msg)](Context& ctx) {
+      ctx.redis.command({"PUBLISH", RedisBridge::kEphemeralChannel, msg});
+    });
+  });
+}
+
+void Server::end_typing_of(const std::string& user_id) {
   for (const auto& t : typing_.end_user(user_id)) publish_typing(t.user_id, t.username, t.conversation_id, false);
 }
 
@@ -224,6 +238,10 @@ void Server::on_pubsub(RedisBridge::MessageBatch batch) {
     Ephemeral e;
     if (!parse_ephemeral(m.payload, e)) {
       log::warn("ephemeral_malformed", {{"bytes", std::to_string(m.payload.size())}});
+      continue;
+    }
+    if (e.type == kUserGoneSignal) {  // between daemons only: never delivered to a socket
+      if (e.user_ids.size() == 1 && hub_.sockets_of_user(e.user_ids[0]).empty()) end_typing_of(e.user_ids[0]);
       continue;
     }
     hub_.route_ephemeral(e, make_text_frame(e.payload));
