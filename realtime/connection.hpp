@@ -36,6 +36,10 @@ class Connection {
 
   uint64_t id() const { return id_; }
   int fd() const { return fd_.get(); }
+  // Lingering close (RFC 6455 §7.1.1): after the last byte, the write side is shut and the socket
+  // drained until the peer's EOF, so data still in flight does not make the kernel reset the
+  // connection (a proxy such as nginx would then drop the close frame it had not yet passed on).
+  bool write_shut = false;
   State state() const { return state_; }
   void set_state(State s) { state_ = s; }
 

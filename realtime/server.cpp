@@ -223,11 +223,12 @@ void Server::on_readable(Connection& c) {
       }
       break;
     case Connection::State::kDone:
-      break;
+      break;  // draining after our last byte: what the peer still sends is dropped
   }
   if (st != Connection::IoStatus::kOk && find(c.id())) {
     // The peer closed (or reset) TCP: a close handshake already done is labelled by its code.
-    finish(c, c.close_label.empty() ? (st == Connection::IoStatus::kClosed ? "1006" : "reset") : c.close_label);
+    finish(c, c.close_label.empty() ? (st == Connection::IoStatus::kClosed ? (c.write_shut ? "http" : "1006") : "reset")
+                                    : c.close_label);
   }
 }
 
@@ -402,7 +403,19 @@ void Server::flush_dirty() {
     }
     if (!c) continue;
     if (c->state() == Connection::State::kDone && c->pending_bytes() == 0) {
-      finish(*c, c->close_label.empty() ? "http" : c->close_label);
+      if (!c->write_shut) {
+        // Everything is written: shut the write side and read until the peer's EOF (on_readable
+        // finishes then) or the close deadline (the timer tick finishes then).
+        c->write_shut = true;
+        if (::shutdown(c->fd(), SHUT_WR) != 0) {
+          finish(*c, c->close_label.empty() ? "http" : c->close_label);
+          continue;
+        }
+      }
+      if (c->epoll_events != EPOLLIN) {
+        loop_.modify(id, EPOLLIN);
+        c->epoll_events = EPOLLIN;
+      }
       continue;
     }
     uint32_t want = EPOLLIN | (c->pending_bytes() > 0 ? EPOLLOUT : 0u);

@@ -800,12 +800,9 @@ for i, chop in enumerate((64, 128, 256, 512, 1024, 2048), 1):
         ws.expect_error("invalid_json")
 
 
-# Not through nginx: the daemon closes TCP right after its close frame while the rest of the refused
-# frame is still arriving, so its kernel answers that data with a reset, and nginx, failing to write
-# upstream, drops the connection without passing the close frame on (seen in ~20 % of tries; RFC 6455
-# §7.1.1 has the server shut down its side and read until the client's EOF before closing). Cases whose
-# bad frame is the last byte sent (9.9.3, 9.9.6) run through nginx.
-@case("9.9.1-text-64KiB+1-one-frame-1009")
+# Through nginx too: the daemon shuts its write side after the close frame and drains the rest of the
+# refused frame until the client's EOF (RFC 6455 §7.1.1), so no reset makes nginx drop the close frame.
+@case("9.9.1-text-64KiB+1-one-frame-1009", nginx=True)
 def _c991(ws):
     ws.send_text(ping_text(LIMIT + 1))
     ws.expect_close(1009)
