@@ -36,15 +36,14 @@ std::string read_file(const std::filesystem::path& p) {
 int main(int argc, char** argv) {
   chat::log::set_program("chat-migrate");
   const std::string dir = argc > 1 ? argv[1] : "sql";
-  std::string url;
-  try {
-    chat::EnvMap vars;
-    if (const char* u = std::getenv("DATABASE_URL")) url = u;
-    if (url.empty()) url = chat::load_config().database_url;
-  } catch (const chat::ConfigError& e) {
-    std::fprintf(stderr, "chat-migrate: %s\n", e.what());
+  // Only DATABASE_URL matters here (environment over .env), so a half-configured host can still migrate.
+  const chat::EnvMap vars = chat::load_env();
+  auto found = vars.find("DATABASE_URL");
+  if (found == vars.end() || found->second.empty()) {
+    std::fprintf(stderr, "chat-migrate: DATABASE_URL is not set\n");
     return 2;
   }
+  const std::string url = found->second;
   std::vector<std::filesystem::path> files;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
