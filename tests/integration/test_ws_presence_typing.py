@@ -190,3 +190,29 @@ def test_a_quick_reconnect_is_no_offline(api, users, rt, ws):
     ws(subject, port=rt.ports[1])  # back, through the other daemon
     time.sleep(6)
     assert [e["status"] for e in sw.events("user_status", since=mark, user_id=uid(subject))] == ["online"]
+
+
+def test_typing_ends_on_the_other_daemon_too_only_with_the_last_socket(api, users, rt, ws):
+    """The typist's tabs sit on both daemons; closing the one that typed leaves the user connected."""
+    a, b, c = users(3)
+    ch = create_channel(api, a)
+    join(api, b, ch["id"])
+    join(api, c, ch["id"])
+    a1, a2 = ws(a, port=rt.ports[0]), ws(a, port=rt.ports[1])
+    sb = ws(b, port=rt.ports[1])
+    sc = ws(c, port=rt.ports[0])
+    mark = sb.mark()
+    typing(a1, ch["id"], True)
+    sb.wait_event("typing_indicator", 5, since=mark, user_id=uid(a), is_typing=True)
+    a1.close()
+    typing(sc, ch["id"], True)  # same daemon as the closed tab, published after the close
+    sb.wait_event("typing_indicator", 5, since=mark, user_id=uid(c))
+    assert typing_of(sb, a, ch["id"], mark, False) == [], \
+        "is_typing false although the typist still has a socket open (on the other daemon)"
+    t0 = time.monotonic()
+    a2.close()
+    f = sb.wait(lambda f: f.type == "typing_indicator" and f.obj["user_id"] == uid(a) and f.obj["is_typing"] is False,
+                3, "is_typing false after the typist's last socket closed", since=mark)
+    assert f.at - t0 < 2.0, f"{f.at - t0:.2f} s"
+
+
