@@ -427,6 +427,44 @@ def redis_cli_run(sock: str, *args, check: bool = True) -> subprocess.CompletedP
     return r
 
 
+
+# --------------------------------------------------------------------------------------------
+# waiting, and restarting the stack's Redis (tests that stop it on purpose)
+
+
+def wait_until(fn, timeout: float, what: str, interval: float = 0.05):
+    """Polls fn() until it returns something truthy; fails naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s (last value {v!r})")
+        time.sleep(interval)
+
+
+def redis_settings(sock: str) -> dict:
+    """What the running server was started with: what restart_redis needs to start it the same way."""
+    cfg = {}
+    for key in ("unixsocket", "unixsocketperm", "dir", "pidfile", "logfile"):
+        out = redis_cli_run(sock, "config", "get", key).stdout.splitlines()
+        assert len(out) == 2 and out[0] == key, out
+        cfg[key] = out[1]
+    return cfg
+
+
+def restart_redis(cfg: dict) -> None:
+    """deploy/stack.sh's Redis command line with those settings; returns once it answers PING."""
+    subprocess.run(
+        ["redis-server", "--port", "0", "--unixsocket", cfg["unixsocket"], "--unixsocketperm", cfg["unixsocketperm"],
+         "--save", "", "--appendonly", "no", "--dir", cfg["dir"], "--daemonize", "yes", "--pidfile", cfg["pidfile"],
+         "--logfile", cfg["logfile"]],
+        check=True, timeout=30, stdin=subprocess.DEVNULL, capture_output=True,
+    )
+    wait_until(lambda: redis_cli_run(cfg["unixsocket"], "ping", check=False).stdout.strip() == "PONG", 10,
+               "the restarted redis to answer PING")
+
 @pytest.fixture(scope="session")
 def redis_cli(stack):
     """redis_cli(*args) -> stdout of `redis-cli -s <sock> args...` (stripped)."""

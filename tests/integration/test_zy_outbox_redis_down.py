@@ -2,34 +2,13 @@
 in the outbox (in order); once Redis is back, the next relay of the shard (or the worker) appends them to the
 stream before the newer ones. Runs late: it stops and restarts the session stack's Redis."""
 import json
-import subprocess
 import time
 
 from chat_helpers import (  # noqa: F401 (fixtures: api_fixture is `api`, users_fixture is `users`)
     _user_pool, api_fixture, users_fixture,
     assert_event_entry, create_channel, http_client, send_raw, stream_after, uniq,
 )
-from conftest import redis_cli_run
-
-
-def redis_config(sock, key):
-    out = redis_cli_run(sock, "config", "get", key).stdout.splitlines()
-    assert len(out) == 2 and out[0] == key, out
-    return out[1]
-
-
-def start_redis_like_the_stack(cfg):
-    """The command line of deploy/stack.sh's step 2, with the settings the running server reported."""
-    subprocess.run(
-        ["redis-server", "--port", "0", "--unixsocket", cfg["unixsocket"], "--unixsocketperm", cfg["unixsocketperm"],
-         "--save", "", "--appendonly", "no", "--dir", cfg["dir"], "--daemonize", "yes", "--pidfile", cfg["pidfile"],
-         "--logfile", cfg["logfile"]],
-        check=True, timeout=30, stdin=subprocess.DEVNULL, capture_output=True,
-    )
-    deadline = time.monotonic() + 10
-    while redis_cli_run(cfg["unixsocket"], "ping", check=False).stdout.strip() != "PONG":
-        assert time.monotonic() < deadline, "the restarted redis does not answer PING"
-        time.sleep(0.05)
+from conftest import redis_cli_run, redis_settings, restart_redis
 
 
 def wait_health(base_url, status, timeout=20.0):
@@ -49,7 +28,7 @@ def test_sends_survive_redis_down_and_are_relayed_in_order(api, users, stack, db
     r = api.post("/api/v1/channels/join", json={"channel_id": cid}, headers={"Authorization": f"Bearer {member.access}"})
     assert r.status_code == 200, r.text
     sock = stack.redis_sock
-    cfg = {k: redis_config(sock, k) for k in ("unixsocket", "unixsocketperm", "dir", "pidfile", "logfile")}
+    cfg = redis_settings(sock)
     assert cfg["unixsocket"] == sock, cfg
     assert db("SELECT count(*) FROM outbox WHERE conversation_id = :'p1'", cid) == [["0"]]
 
@@ -76,7 +55,7 @@ def test_sends_survive_redis_down_and_are_relayed_in_order(api, users, stack, db
         assert [p["data"]["id"] for p in payloads] == [m["id"] for m in sent]
         assert [p["data"] for p in payloads] == sent
     finally:
-        start_redis_like_the_stack(cfg)
+        restart_redis(cfg)
 
     r = send_raw(api, member, cid, "redis is back")
     assert r.status_code == 201, r.text

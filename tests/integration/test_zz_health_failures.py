@@ -4,7 +4,7 @@ import time
 
 import httpx
 
-from conftest import PASSWORD, assert_json, auth_headers, redis_cli_run
+from conftest import PASSWORD, assert_json, auth_headers, redis_cli_run, redis_settings, restart_redis
 
 PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl"
 
@@ -22,15 +22,9 @@ def wait_for(stack, status, timeout=20.0):
     return r
 
 
-def redis_config(sock, key):
-    out = redis_cli_run(sock, "config", "get", key).stdout.splitlines()
-    assert len(out) == 2 and out[0] == key, out
-    return out[1]
-
-
 def test_health_503_when_redis_is_down_then_recovers(stack):
     sock = stack.redis_sock
-    cfg = {k: redis_config(sock, k) for k in ("unixsocket", "unixsocketperm", "dir", "pidfile", "logfile")}
+    cfg = redis_settings(sock)
     assert cfg["unixsocket"] == sock, cfg
     redis_cli_run(sock, "shutdown", "nosave", check=False)
     try:
@@ -42,16 +36,7 @@ def test_health_503_when_redis_is_down_then_recovers(stack):
         assert body["redis"] != "ok", body
         assert body["postgres"] == "ok", body
     finally:
-        subprocess.run(
-            ["redis-server", "--port", "0", "--unixsocket", cfg["unixsocket"],
-             "--unixsocketperm", cfg["unixsocketperm"], "--save", "", "--appendonly", "no",
-             "--dir", cfg["dir"], "--daemonize", "yes", "--pidfile", cfg["pidfile"], "--logfile", cfg["logfile"]],
-            check=True, timeout=30, stdin=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while redis_cli_run(sock, "ping", check=False).stdout.strip() != "PONG":
-            assert time.monotonic() < deadline, "restarted redis does not answer PING"
-            time.sleep(0.1)
+        restart_redis(cfg)
     r = wait_for(stack, 200, timeout=20)
     assert r.status_code == 200, f"/health did not recover after redis came back: {r.status_code} {r.text}"
     body = r.json()

@@ -2,31 +2,12 @@
 outbox_relay delivers what was committed meanwhile, in order, with no new request; the consumer group
 comes back by itself; events_trim keeps the replay window (10 minutes and 100 000 entries)."""
 import json
-import subprocess
 import time
 
 import pytest
 
-from conftest import redis_cli_run
+from conftest import redis_cli_run, redis_settings, restart_redis
 from worker_helpers import EVENTS, JOBS, Redis, entries, join, new_channel, send, uniq, wait_until
-
-
-def redis_config(sock, key):
-    out = redis_cli_run(sock, "config", "get", key).stdout.splitlines()
-    assert len(out) == 2 and out[0] == key, out
-    return out[1]
-
-
-def restart_redis(cfg):
-    """deploy/stack.sh's step 2 with the settings the stopped server had."""
-    subprocess.run(
-        ["redis-server", "--port", "0", "--unixsocket", cfg["unixsocket"], "--unixsocketperm", cfg["unixsocketperm"],
-         "--save", "", "--appendonly", "no", "--dir", cfg["dir"], "--daemonize", "yes", "--pidfile", cfg["pidfile"],
-         "--logfile", cfg["logfile"]],
-        check=True, timeout=30, stdin=subprocess.DEVNULL, capture_output=True,
-    )
-    wait_until(lambda: redis_cli_run(cfg["unixsocket"], "ping", check=False).stdout.strip() == "PONG", 10,
-               "the restarted redis to answer PING")
 
 
 def test_events_committed_while_redis_was_down_arrive_in_order_with_no_new_request(api, register, db, stack):
@@ -34,7 +15,7 @@ def test_events_committed_while_redis_was_down_arrive_in_order_with_no_new_reque
     cid = new_channel(api, alice)
     join(api, bob, cid)
     sock = stack.redis_sock
-    cfg = {k: redis_config(sock, k) for k in ("unixsocket", "unixsocketperm", "dir", "pidfile", "logfile")}
+    cfg = redis_settings(sock)
     redis_cli_run(sock, "shutdown", "nosave", check=False)
     try:
         wait_until(lambda: redis_cli_run(sock, "ping", check=False).stdout.strip() != "PONG", 10, "redis to stop")

@@ -13,7 +13,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from conftest import REPO, auth_headers, parse_env_file
+from conftest import REPO, auth_headers, parse_env_file, wait_until
 
 JOBS = "chat:jobs"
 DELAYED = "chat:jobs:delayed"
@@ -136,18 +136,6 @@ def pending_of(r: Redis, consumer: str) -> list[str]:
 def counter(r: Redis, key: str) -> int:
     v = r("GET", key)
     return int(v) if v else 0
-
-
-def wait_until(fn, timeout: float, what: str, interval: float = 0.05):
-    """Polls fn() until it returns something truthy; fails with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {v!r})")
-        time.sleep(interval)
 
 
 # --------------------------------------------------------------------------------------------

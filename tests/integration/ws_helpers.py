@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 import pytest
 import websockets
 
-from conftest import REPO, Registered, TS_RE, UUID_RE, parse_env_file
+from conftest import REPO, Registered, TS_RE, UUID_RE, parse_env_file, wait_until
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 STORED_TYPES = {"new_message", "message_edited", "message_deleted", "message_reaction", "user_joined", "user_left",
@@ -621,18 +621,6 @@ class NodeClient:
 
 # --------------------------------------------------------------------------------------------
 # small waits
-
-
-def wait_until(fn, timeout: float, what: str, interval: float = 0.05):
-    """fn() until it returns something truthy; fails naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s (last value {v!r})")
-        time.sleep(interval)
 
 
 def http_get_status(url: str) -> int:
