@@ -69,6 +69,10 @@ struct AuthResult {
 // then the user's conversations and, for a kFetch plan, the missed entries. Never throws.
 AuthResult authenticate(Context& ctx, const AuthRequest& req);
 
+// Of these session ids, the ones that may no longer hold a socket (revoked, or their user banned,
+// suspended or deactivated), each with the reason for its force_disconnect.
+std::vector<std::pair<std::string, std::string>> refused_sessions(Context& ctx, const std::vector<std::string>& ids);
+
 // For a resume from `after` that the ring cannot serve: XINFO STREAM decides whether the id is still
 // in the window and was ever issued, then XRANGE pages read everything newer. Throws RedisError.
 FetchedRange fetch_missed(redis::Client& redis, StreamId after);

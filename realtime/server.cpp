@@ -28,6 +28,7 @@ constexpr int64_t kHandshakeTimeoutMs = 10'000;
 constexpr int64_t kAuthTimeoutMs = 30'000;
 constexpr int64_t kPingEveryMs = 30'000;     // API.md §9 liveness
 constexpr int64_t kSilenceLimitMs = 75'000;
+constexpr int64_t kRevocationSweepMs = 15'000;  // bounds a revocation missed by pub/sub
 constexpr int64_t kCloseWaitMs = 3'000;      // §7.1.1: wait this long for the peer's close frame
 constexpr size_t kReplayChunk = 1024 * 1024; // replay frames queued per drain
 
@@ -127,6 +128,7 @@ int Server::run() {
   bridge_->start(position);
   presence_->start();
   loop_.every(1000, [this] { tick(); });
+  loop_.every(kRevocationSweepMs, [this] { sweep_revocations(); });
   // Connections finished while flushing are freed before the wait, so their fds close now, not a
   // whole epoll_wait later.
   loop_.set_before_wait([this] {

@@ -65,6 +65,11 @@ class Server : public Sink {
   void on_stream_events(RedisBridge::EventBatch batch);
   void on_pubsub(RedisBridge::MessageBatch batch);
   void on_revoked(const std::string& text);
+  // Closes these sockets with force_disconnect and 4003 (API.md §9.2).
+  void revoke_sockets(const std::vector<uint64_t>& ids, const std::string& reason);
+  // Every 15 s: asks PostgreSQL which local sessions are revoked or whose user is inactive, so a
+  // revocation published while this daemon's subscription was reconnecting still closes its sockets.
+  void sweep_revocations();
   void send_json(Connection& c, const std::string& json_text);
   void publish_typing(const std::string& user_id, const std::string& username, const std::string& conversation_id,
                       bool is_typing);

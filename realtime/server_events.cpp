@@ -265,6 +265,10 @@ void Server::on_revoked(const std::string& text) {
     ids = hub_.sockets_of_session(session);
     revoked_[session] = loop_.now_ms();
   }
+  revoke_sockets(ids, reason);
+}
+
+void Server::revoke_sockets(const std::vector<uint64_t>& ids, const std::string& reason) {
   const std::string ts = rfc3339_now();
   for (uint64_t id : ids) {
     Connection* c = find(id);
@@ -278,6 +282,30 @@ void Server::on_revoked(const std::string& text) {
     ++metrics_.revocations;
     log::info("ws_revoked", {{"request_id", c->request_id}, {"user_id", c->user_id}, {"reason", reason}});
   }
+}
+
+void Server::sweep_revocations() {
+  std::set<std::string> sessions;
+  for (uint64_t id : hub_.all_sockets()) {
+    if (const SocketInfo* s = hub_.socket(id)) sessions.insert(s->session_id);
+  }
+  if (sessions.empty()) return;
+  auth_pool_.submit([this, ids = std::vector<std::string>(sessions.begin(), sessions.end())](Context& ctx) {
+    std::vector<std::pair<std::string, std::string>> refused;
+    try {
+      refused = refused_sessions(ctx, ids);
+    } catch (const std::exception& e) {
+      log::warn("revocation_sweep_failed", {{"error", e.what()}});
+      return;
+    }
+    if (refused.empty()) return;
+    loop_.post([this, refused = std::move(refused)] {
+      for (const auto& [session, reason] : refused) {
+        revoked_[session] = loop_.now_ms();
+        revoke_sockets(hub_.sockets_of_session(session), reason);
+      }
+    });
+  });
 }
 
 }  // namespace chat::realtime

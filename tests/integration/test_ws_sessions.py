@@ -94,3 +94,26 @@ def test_refresh_token_reuse_closes_the_session(api, users, rt, ws):
     for s in same_session:
         assert_forced_out(s, "refresh_token_reuse", t_answer)
     assert_alive(api, survivor, other, ch["id"])
+
+
+def test_a_revocation_missed_by_pubsub_still_closes_the_sockets(api, users, rt, ws, db):
+    """A session revoked in PostgreSQL with no pub/sub message (as when a daemon's subscription was
+    reconnecting at that moment), and a user banned the same way: each daemon's periodic check against
+    the database (every 15 s) closes their sockets with force_disconnect + 4003; others stay."""
+    a, b, c = users(3)
+    ch = create_channel(api, c)
+    socks_a = [ws(a, port=rt.ports[0]), ws(a, port=rt.ports[1])]
+    socks_b = [ws(b, port=rt.ports[0])]
+    keep = ws(c, port=rt.ports[1])
+    sid = jwt_payload(a.access)["sid"]
+    db("UPDATE sessions SET revoked_at = now(), revoke_reason = 'logout' WHERE id = :'p1'", sid)
+    db("UPDATE users SET status = 'banned' WHERE id = :'p1'", b.user["id"])
+    try:
+        for s, reason in [(x, "logout") for x in socks_a] + [(x, "user_inactive") for x in socks_b]:
+            f = s.wait(lambda f: f.type == "force_disconnect", 20, "force_disconnect from the periodic check")
+            assert f.obj["reason"] == reason, f.obj
+            s.wait_closed(3)
+            assert s.close_code == 4003, (s.label, s.close_code)
+        assert_alive(api, keep, c, ch["id"])
+    finally:
+        db("UPDATE users SET status = 'active' WHERE id = :'p1'", b.user["id"])
