@@ -3,6 +3,7 @@
 #include "realtime/ws_handshake.hpp"
 
 #include "core/crypto.hpp"
+#include "core/http.hpp"  // url_decode: one form decoder for the handlers and the upgrade
 
 namespace chat::ws {
 namespace {
@@ -92,29 +93,6 @@ bool is_websocket_key(std::string_view key) {
   return true;
 }
 
-int hex_value(char c) {
-  if (is_digit(c)) return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string form_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
 
 ParseResult parse_error(int status, std::string detail) {
   ParseResult r;
@@ -235,8 +213,8 @@ std::optional<std::string> query_param(std::string_view target, std::string_view
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     if (pair.empty()) continue;
     const size_t eq = pair.find('=');
-    if (form_decode(pair.substr(0, eq)) != name) continue;
-    return eq == std::string_view::npos ? std::string() : form_decode(pair.substr(eq + 1));
+    if (http::url_decode(pair.substr(0, eq), true) != name) continue;
+    return eq == std::string_view::npos ? std::string() : http::url_decode(pair.substr(eq + 1), true);
   }
   return std::nullopt;
 }

@@ -19,14 +19,16 @@ if [[ -z "$cxx" ]]; then
 fi
 [[ -n "$cxx" ]] || { echo "run.sh: clang++ not found" >&2; exit 2; }
 
-sources=("$root/realtime/ws_codec.cpp" "$root/realtime/ws_handshake.cpp" "$root/core/crypto.cpp")
+sources=("$root/realtime/ws_codec.cpp" "$root/realtime/ws_handshake.cpp" "$root/core/crypto.cpp" "$root/core/http.cpp"
+         "$root/core/json.cpp")
+read -r -a cjson <<<"$(pkg-config --cflags --libs libcjson)"
 flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wpedantic -Werror -I"$root")
 
 echo "run.sh: building with $cxx into $build"
 "$cxx" "${flags[@]}" -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  "$here/ws_decoder_fuzz.cpp" "${sources[@]}" -lcrypto -o "$build/ws_decoder_fuzz"
+  "$here/ws_decoder_fuzz.cpp" "${sources[@]}" "${cjson[@]}" -lcrypto -o "$build/ws_decoder_fuzz"
 "$cxx" "${flags[@]}" -DWS_FUZZ_WRITE_SEEDS \
-  "$here/ws_decoder_fuzz.cpp" "${sources[@]}" -lcrypto -o "$build/ws_fuzz_seeds"
+  "$here/ws_decoder_fuzz.cpp" "${sources[@]}" "${cjson[@]}" -lcrypto -o "$build/ws_fuzz_seeds"
 
 # Seed corpus: the RFC 6455 vectors and a few more, regenerated every run; the working corpus
 # (what the fuzzer learns) is kept between runs.
