@@ -40,6 +40,12 @@ Response Response::json(int status, std::string body) {
   return r;
 }
 
+Response Response::json_field(int status, const char* key, std::string_view value) {
+  json::Value v = json::Value::object();
+  v.set(key, value);
+  return json(status, v);
+}
+
 Response Response::no_content() {
   Response r;
   r.status = 204;

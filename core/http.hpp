@@ -41,6 +41,8 @@ struct Response {
   static Response json(int status, const json::Value& v);
   static Response json(int status, std::string body);
   static Response no_content();
+  // A one-field object such as {"message": "Successfully joined channel"} or {"status": "ok"}.
+  static Response json_field(int status, const char* key, std::string_view value);
 };
 
 // One problem of a 422, FastAPI style: {"loc": [...], "msg": "...", "type": "..."}.

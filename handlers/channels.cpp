@@ -192,18 +192,14 @@ Response join(Context& ctx, Request& req) {
   require_not_archived(c);
   if (c.is_member) http::bad_request("Already a member of this channel");
   add_member(ctx, c, me.id, me.username);
-  json::Value out = json::Value::object();
-  out.set("message", "Successfully joined channel");
-  return Response::json(200, out);
+  return Response::json_field(200, "message", "Successfully joined channel");
 }
 
 Response leave(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
   Conversation c = find_channel(ctx, me, req.param("id"));
   if (!c.is_member || !remove_member(ctx, c, me.id, me.username)) http::bad_request("Not a member of this channel");
-  json::Value out = json::Value::object();
-  out.set("message", "Successfully left channel");
-  return Response::json(200, out);
+  return Response::json_field(200, "message", "Successfully left channel");
 }
 
 Response add_user(Context& ctx, Request& req) {
@@ -220,9 +216,7 @@ Response add_user(Context& ctx, Request& req) {
   if (u.empty()) http::not_found("User not found");
   std::string username = u.str(0, "username");
   add_member(ctx, c, *user_id, username);
-  json::Value out = json::Value::object();
-  out.set("message", "Successfully added " + username + " to channel");
-  return Response::json(200, out);
+  return Response::json_field(200, "message", "Successfully added " + username + " to channel");
 }
 
 Response remove_user(Context& ctx, Request& req) {

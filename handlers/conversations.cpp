@@ -65,12 +65,6 @@ constexpr db::Statement kMarkRead{
     "UPDATE conversation_members SET last_read_seq = greatest(last_read_seq, $3::bigint) "
     "WHERE conversation_id = $1 AND user_id = $2 RETURNING last_read_seq"};
 
-Response status_message(int status, const char* key, const char* value) {
-  json::Value out = json::Value::object();
-  out.set(key, value);
-  return Response::json(status, out);
-}
-
 // The opaque cursor: base64url of "s<seq>" (the seq of the last message of the previous page).
 std::string encode_cursor(int64_t seq) { return crypto::base64url_encode("s" + std::to_string(seq)); }
 
@@ -213,7 +207,7 @@ Response add_participants(Context& ctx, Request& req) {
     tx.commit();
   }
   out.relay(ctx);
-  return status_message(200, "message", "Participants added successfully");
+  return Response::json_field(200, "message", "Participants added successfully");
 }
 
 Response leave(Context& ctx, Request& req) {
@@ -276,7 +270,7 @@ Response mark_read(Context& ctx, Request& req) {
   json::Value e = json::Value::object();
   e.set("channel_id", c.id).set("conversation_id", c.id).set("seq", r.int64(0, "last_read_seq"));
   publish_ephemeral(ctx, "read_receipt", {me.id}, c.id, std::move(e));
-  return status_message(200, "status", "ok");
+  return Response::json_field(200, "status", "ok");
 }
 
 Response delete_message_route(Context& ctx, Request& req) {
@@ -287,7 +281,7 @@ Response delete_message_route(Context& ctx, Request& req) {
   if (!m || m->conversation_id != c.id) http::not_found("Message not found in this conversation");
   if (m->deleted) http::bad_request("Message is already deleted");
   delete_message(ctx, me, c, *m, "You can only delete your own messages");
-  return status_message(200, "status", "deleted");
+  return Response::json_field(200, "status", "deleted");
 }
 
 }  // namespace

@@ -117,9 +117,7 @@ Response remove(Context& ctx, Request& req) {
   Conversation c;
   MessageRef m = find_readable_message(ctx, me, req.param("id"), &c);
   delete_message(ctx, me, c, m, "Not allowed to delete this message");
-  json::Value out = json::Value::object();
-  out.set("message", "Message deleted successfully");
-  return Response::json(200, out);
+  return Response::json_field(200, "message", "Message deleted successfully");
 }
 
 // The message a reaction is about: visible, not deleted, in a conversation the caller is in and
@@ -188,9 +186,7 @@ Response delete_reaction(Context& ctx, Request& req) {
     tx.commit();
   }
   out.relay(ctx);
-  json::Value result = json::Value::object();
-  result.set("action", "remove");
-  return Response::json(200, result);
+  return Response::json_field(200, "action", "remove");
 }
 
 Response my_mentions(Context& ctx, Request& req) {
