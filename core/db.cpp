@@ -92,7 +92,6 @@ Result Connection::exec(const Statement& st, const std::vector<Param>& params) {
     // connection; inside a transaction the work is gone, so the caller must fail.
     if (!e.connection_lost() || in_tx_) throw;
     log::warn("db_reconnect", {{"statement", st.name}});
-    conn_.reset();
     return run(st, params);
   }
 }
@@ -106,11 +105,21 @@ std::string trimmed_error(pg_conn* c, const PGresult* r) {
   return msg;
 }
 
+// Whether an error means the session is gone rather than that the statement failed. The first error on
+// a connection whose server crashed or restarted comes from libpq itself ("server closed the connection
+// unexpectedly"): it has no SQLSTATE, and PQstatus may still say CONNECTION_OK at that moment. Class 08
+// is a connection exception; 57P01-57P03 are the server shutting down, crashing or still starting.
+bool session_lost(pg_conn* c, const char* state) {
+  if (PQstatus(c) != CONNECTION_OK || !state || !*state) return true;
+  std::string_view s(state);
+  return s.substr(0, 2) == "08" || s == "57P01" || s == "57P02" || s == "57P03";
+}
+
 // Turns a failed result into a DbError that says whether the connection itself is gone.
 DbError error_from(pg_conn* c, const PGresult* r, const char* call, const char* statement) {
   const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-  bool lost = PQstatus(c) != CONNECTION_OK;
-  std::string sqlstate = state ? state : (lost ? "08006" : "");
+  bool lost = session_lost(c, state);
+  std::string sqlstate = state && *state ? state : "08006";
   DbError e(trimmed_error(c, r), sqlstate, lost);
   if (const char* cons = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : nullptr) e.set_constraint(cons);
   log::Level level = e.unique_violation() || sqlstate.rfind("23", 0) == 0 ? log::Level::kDebug : log::Level::kError;
@@ -130,15 +139,23 @@ Result Connection::run(const Statement& st, const std::vector<Param>& params) {
   pg_conn* c = conn_.get();
   if (!prepared_.count(st.name)) {
     Result prep(PQprepare(c, st.name, st.sql, 0, nullptr));
-    if (!ok(prep.raw())) throw error_from(c, prep.raw(), "PQprepare", st.name);
+    if (!ok(prep.raw())) fail(prep.raw(), "PQprepare", st.name);
     prepared_.insert(st.name);
   }
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p.value ? p.value->c_str() : nullptr);
   Result r(PQexecPrepared(c, st.name, static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0));
-  if (!ok(r.raw())) throw error_from(c, r.raw(), "PQexecPrepared", st.name);
+  if (!ok(r.raw())) fail(r.raw(), "PQexecPrepared", st.name);
   return r;
+}
+
+void Connection::fail(const pg_result* r, const char* call, const char* statement) {
+  DbError e = error_from(conn_.get(), r, call, statement);
+  // A lost session is never used again: the next statement opens a new one, and a Transaction that
+  // is unwinding does not try to roll back on it.
+  if (e.connection_lost()) conn_.reset();
+  throw e;
 }
 
 void Connection::exec_script(const char* sql) {
@@ -146,9 +163,12 @@ void Connection::exec_script(const char* sql) {
     ensure_connected();
     Result r(PQexec(conn_.get(), sql));
     if (ok(r.raw())) return;
-    DbError e = error_from(conn_.get(), r.raw(), "PQexec", "script");
-    if (!e.connection_lost() || in_tx_ || attempt > 0) throw e;
-    conn_.reset();  // reopened on the next pass, like exec()
+    try {
+      fail(r.raw(), "PQexec", "script");
+    } catch (const DbError& e) {
+      if (!e.connection_lost() || in_tx_ || attempt > 0) throw;
+      // reopened on the next pass, like exec()
+    }
   }
 }
 

@@ -101,6 +101,8 @@ class Connection {
   void ensure_connected();
   void connect();
   Result run(const Statement& st, const std::vector<Param>& params);
+  // Throws the DbError of a failed result; drops the connection when the session is lost.
+  [[noreturn]] void fail(const pg_result* r, const char* call, const char* statement);
 
   std::string url_;
   std::string app_name_;

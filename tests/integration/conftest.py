@@ -7,7 +7,9 @@ import hmac
 import json
 import os
 import re
+import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -464,6 +466,55 @@ def restart_redis(cfg: dict) -> None:
     )
     wait_until(lambda: redis_cli_run(cfg["unixsocket"], "ping", check=False).stdout.strip() == "PONG", 10,
                "the restarted redis to answer PING")
+
+PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl"
+
+
+def as_postgres(*cmd, cwd):
+    """A PostgreSQL binary as the postgres OS user (it refuses root), as deploy/stack.sh runs it."""
+    return subprocess.run(
+        ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *cmd],
+        cwd=cwd, capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL,
+    )
+
+
+def pg_accepts(stack) -> bool:
+    return subprocess.run(["psql", "-X", "-qAt", "-c", "SELECT 1", stack.database_url],
+                          capture_output=True, text=True).stdout.strip() == "1"
+
+
+def postmaster_pid(stack) -> int | None:
+    try:
+        return int((stack.run_dir / "pg" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def restart_postgres(stack, mode: str = "fast") -> None:
+    """Stops the stack's PostgreSQL and waits until it accepts connections again.
+
+    mode "fast": a clean restart; "immediate": a crash as `pg_ctl -m immediate` makes it (no checkpoint, crash
+    recovery at start); "kill": kill -9 of the postmaster (its backends then exit by themselves)."""
+    datadir = stack.run_dir / "pg"
+    log = str(stack.run_dir / "logs" / "postgres.log")
+    if mode == "kill":
+        pid = postmaster_pid(stack)
+        assert pid, "no postmaster.pid"
+        # the options it was started with (socket dir, settings): `pg_ctl start` would not reuse them
+        opts = shlex.split((datadir / "postmaster.opts").read_text())
+        opts = [o for i, o in enumerate(opts[1:], 1) if o != "-D" and opts[i - 1] != "-D"]
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not pg_accepts(stack), 10, "PostgreSQL to go away after kill -9 of its postmaster")
+        # the backends notice their postmaster's death and exit; until then the new one refuses to start
+        wait_until(lambda: as_postgres(PG_CTL, "-D", str(datadir), "-l", log, "-o", shlex.join(opts), "-w", "-t",
+                                       "60", "start", cwd=stack.run_dir).returncode == 0 or pg_accepts(stack),
+                   30, "PostgreSQL to start again after its postmaster was killed", interval=0.5)
+    else:
+        r = as_postgres(PG_CTL, "-D", str(datadir), "-l", log, "-m", mode, "-w", "-t", "60", "restart",
+                        cwd=stack.run_dir)
+        assert r.returncode == 0, r.stdout + r.stderr
+    wait_until(lambda: pg_accepts(stack), 30, "PostgreSQL to accept connections again")
+
 
 @pytest.fixture(scope="session")
 def redis_cli(stack):
