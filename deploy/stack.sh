@@ -11,7 +11,7 @@
 # Settings (environment, then <repo>/.env; the environment wins): CHAT_RUN_DIR, CHAT_HTTP_PORT, CHAT_BUILD_DIR,
 # BACKEND_CORS_ORIGINS, JWT_SECRET_KEY/SECRET_KEY, ENVIRONMENT, ACCESS_TOKEN_EXPIRE_MINUTES, RATE_LIMIT_AUTH(_BURST),
 # RATE_LIMIT_SEND(_BURST), HANDLER_PROCS, HANDLER_THREADS, WORKER_PROCS, REALTIME_PROCS, LOG_LEVEL,
-# CHAT_PG_DURABLE=1 (keep fsync on). chat.env gets REALTIME_PORTS=p1,p2,...: each chat-realtime daemon's own port.
+# CHAT_PG_DURABLE=0 (fsync off: benchmarks only, a crash loses acknowledged writes). chat.env gets REALTIME_PORTS=p1,p2,...: each chat-realtime daemon's own port.
 set -euo pipefail
 
 # FastCGI handler groups: chat-NAME listens on $RUN/sock/NAME.sock (nginx upstream chat_NAME).
@@ -322,11 +322,13 @@ cmd_up() {
     chmod 700 "$RUN/pg"
   fi
   if [[ ! -s $RUN/pg/PG_VERSION ]]; then
-    as_pg "$PGBIN/initdb" -D "$RUN/pg" -U chat -A trust -E UTF8 --locale=C.UTF-8 --no-sync >>"$STEP_LOG" 2>&1 9>&- ||
+    as_pg "$PGBIN/initdb" -D "$RUN/pg" -U chat -A trust -E UTF8 --locale=C.UTF-8 >>"$STEP_LOG" 2>&1 9>&- ||
       fail "$STEP" "$STEP_LOG" "initdb failed"
   fi
   local pgopts="-k $RUN/pgsock -c listen_addresses='' -c unix_socket_permissions=0700 -p $PG_PORT"
-  [[ ${CHAT_PG_DURABLE:-0} == 1 ]] || pgopts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  # Durable as in production: a 2xx means the commit is on disk. CHAT_PG_DURABLE=0 (benchmarks only) turns
+  # off fsync and synchronous commit, and a crash then loses acknowledged writes.
+  [[ ${CHAT_PG_DURABLE:-1} == 0 ]] && pgopts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
   as_pg "$PGBIN/pg_ctl" -D "$RUN/pg" -l "$STEP_LOG" -w -t 60 -s start -o "$pgopts" </dev/null >>"$STEP_LOG" 2>&1 9>&- ||
     fail "$STEP" "$STEP_LOG" "pg_ctl start failed"
   local has_db
@@ -337,10 +339,12 @@ cmd_up() {
       fail "$STEP" "$STEP_LOG" "CREATE DATABASE chat failed"
   fi
 
-  # ---- 2. Redis, unix socket only, no persistence
+  # ---- 2. Redis, unix socket only; the append-only file keeps the streams (events, jobs) across a crash of
+  # the process: Redis writes it before it answers, so a kill -9 loses nothing acknowledged
   STEP=redis STEP_LOG=$LOGS/redis.log
   rm -f "$REDIS_SOCK"
-  redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 --save '' --appendonly no \
+  redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 --save '' --appendonly yes \
+    --appendfsync everysec \
     --dir "$RUN/redis" --daemonize yes --pidfile "$REDIS_PID" --logfile "$STEP_LOG" </dev/null >>"$STEP_LOG" 2>&1 9>&- ||
     fail "$STEP" "$STEP_LOG" "redis-server did not start"
   local i

@@ -460,7 +460,7 @@ def restart_redis(cfg: dict) -> None:
     """deploy/stack.sh's Redis command line with those settings; returns once it answers PING."""
     subprocess.run(
         ["redis-server", "--port", "0", "--unixsocket", cfg["unixsocket"], "--unixsocketperm", cfg["unixsocketperm"],
-         "--save", "", "--appendonly", "no", "--dir", cfg["dir"], "--daemonize", "yes", "--pidfile", cfg["pidfile"],
+         "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--dir", cfg["dir"], "--daemonize", "yes", "--pidfile", cfg["pidfile"],
          "--logfile", cfg["logfile"]],
         check=True, timeout=30, stdin=subprocess.DEVNULL, capture_output=True,
     )
