@@ -16,7 +16,27 @@ Value Value::string(std::string_view s) { return Value(cJSON_CreateString(std::s
 
 Value Value::raw(std::string_view json_text) { return Value(cJSON_CreateRaw(std::string(json_text).c_str())); }
 
+bool control_characters_ok(std::string_view text) {
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (in_string) {
+      if (c < 0x20) return false;  // RFC 8259 §7: control characters must be escaped
+      if (c == '\\') ++i;         // the escaped character, whatever it is, is not the closing quote
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c < 0x20 && c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+      return false;  // only these four are white space between tokens (RFC 8259 §2)
+    }
+  }
+  return true;
+}
+
 std::optional<Value> Value::parse(std::string_view text) {
+  // cJSON copies raw control characters into its C strings (a NUL then cuts the value there) and takes
+  // any byte up to 0x20 for white space: refuse both, as the RFC does, before it sees the text.
+  if (!control_characters_ok(text)) return std::nullopt;
   const char* end = nullptr;
   cJSON* root = cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, 0);
   if (!root) return std::nullopt;

@@ -25,7 +25,8 @@ class Value {
   static Value string(std::string_view s);
   // Already-serialized JSON (e.g. built by PostgreSQL), inserted as is when printed.
   static Value raw(std::string_view json_text);
-  // Parses `text`; nullopt when it is not valid JSON (the caller turns that into a 422).
+  // Parses `text`; nullopt when it is not valid JSON (the caller turns that into a 422), including raw
+  // control characters inside strings, which RFC 8259 forbids.
   static std::optional<Value> parse(std::string_view text);
 
   Value() = default;
@@ -69,6 +70,10 @@ int array_size(const cJSON* n);
 const cJSON* array_item(const cJSON* n, int i);
 // The compact JSON text of a borrowed node ("" for nullptr).
 std::string dump(const cJSON* n);
+
+// False when a raw control character (below U+0020) sits inside a string, or between tokens where only
+// space, tab, CR and LF are white space (RFC 8259 §2, §7).
+bool control_characters_ok(std::string_view text);
 
 // A JSON string literal with quotes, for hand-built bodies such as {"detail": ...}.
 std::string quote(std::string_view s);

@@ -1,6 +1,7 @@
 // Validation helpers: messages are whole sentences a client can show as they are.
 #include "core/validate.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <clocale>
@@ -30,6 +31,13 @@ bool is_letter_or_digit(uint32_t cp) {
   // One locale object for the process; iswalnum_l never consults the global (per-thread) locale.
   static const locale_t kUtf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(0));
   return kUtf8 && iswalnum_l(static_cast<wint_t>(cp), kUtf8);
+}
+
+std::string utf8_truncate(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return std::string(s);
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;  // s[end] starts the next one
+  return std::string(s.substr(0, end));
 }
 
 size_t utf8_length(const std::string& s) {
@@ -135,6 +143,38 @@ Input Input::query(const Request& req) {
   in.is_form_ = true;
   in.form_ = req.query;
   return in;
+}
+
+Input Input::path(const Request& req) {
+  Input in("path");
+  in.is_form_ = true;
+  in.form_ = req.params;
+  return in;
+}
+
+std::optional<std::string> Input::header(const Request& req, const char* lower_name, size_t max_chars) {
+  const std::string* v = req.header(lower_name);
+  if (!v) return std::nullopt;
+  std::string label = lower_name;  // "idempotency-key" -> "Idempotency-Key", as HTTP spells it
+  for (size_t i = 0; i < label.size(); ++i) {
+    if (i == 0 || label[i - 1] == '-') label[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(label[i])));
+  }
+  // RFC 9110 §5.5: a field value holds no control characters but tab; past ASCII it must be UTF-8 here.
+  bool controls = std::any_of(v->begin(), v->end(), [](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+  });
+  if (controls || !valid_utf8(*v)) {
+    add_error_at({"header", lower_name}, label + " must be valid UTF-8 text", "string_unicode");
+    return std::nullopt;
+  }
+  size_t n = utf8_length(*v);
+  if (n == 0 || n > max_chars) {
+    add_error_at({"header", lower_name}, label + " must be 1 to " + std::to_string(max_chars) + " characters",
+                 n == 0 ? "string_too_short" : "string_too_long");
+    return std::nullopt;
+  }
+  return *v;
 }
 
 bool Input::present(const char* key) const {

@@ -35,6 +35,11 @@ class Input {
   // DELETE): every field is then simply missing. Malformed JSON is a 422 json_invalid at once.
   static Input body(const Request& req, bool allow_form = false);
   static Input query(const Request& req);
+  // The route's captures (":query" -> "query"), for path segments that are text rather than ids.
+  static Input path(const Request& req);
+
+  // A request header as text: problems are reported at ["header", lower_name]; nullopt when absent.
+  std::optional<std::string> header(const Request& req, const char* lower_name, size_t max_chars);
 
   bool present(const char* key) const;  // given, even as null
   bool is_null(const char* key) const;  // given as JSON null
@@ -57,7 +62,7 @@ class Input {
   Input(std::string where) : where_(std::move(where)) {}
   std::optional<std::string> raw_string(const char* key, bool& wrong_type) const;
 
-  std::string where_;  // "body" or "query"
+  std::string where_;  // "body", "query" or "path"
   std::set<std::string> nul_fields_;  // top-level JSON fields whose strings held \u0000 (cJSON cuts there)
   std::optional<json::Value> json_;
   std::map<std::string, std::string> form_;
@@ -74,6 +79,9 @@ std::set<std::string> fields_with_nul_escape(std::string_view json_text);
 size_t utf8_next(std::string_view s, size_t i, uint32_t* cp);
 // A letter or digit of any script (Unicode classes through glibc's C.UTF-8 locale).
 bool is_letter_or_digit(uint32_t cp);
+
+// At most `max_bytes` of `s`, cut before a code point rather than inside one (so valid UTF-8 stays valid).
+std::string utf8_truncate(std::string_view s, size_t max_bytes);
 
 // Code points in a UTF-8 string (continuation bytes are not counted).
 size_t utf8_length(const std::string& s);

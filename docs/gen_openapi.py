@@ -90,11 +90,14 @@ USER = obj(
     {
         "id": uuid(),
         "username": USERNAME,
-        "email": nullable(
-            "string", format="email",
-            description="Present only in answers about the caller itself (`/auth/*`, `/users/me`, "
-            "`GET`/`PUT /users/{own id}`, `POST /users/`) and in REST answers to a global admin; `null` "
-            "everywhere else (embedded users in messages, members and participants, WebSocket events)."),
+        "email": {
+            "type": "string",
+            "anyOf": [{"format": "email"}, {"maxLength": 0}],
+            "description": "The address only in answers about the caller itself (`/auth/*`, `/users/me`, "
+            "`GET`/`PUT /users/{own id}`, `POST /users/`) and in REST answers to a global admin about others; the "
+            "empty string `\"\"` everywhere else (users embedded in messages, members and participants, lists "
+            "and search results — the caller's own entry included — and every WebSocket event). Never `null`: "
+            "clients call string methods on it."},
         "avatar": nullable("string"),
         "role": {"type": "string", "enum": ["member", "moderator", "admin"]},
         "status": {"type": "string", "enum": ["active", "suspended", "banned"]},
@@ -153,7 +156,7 @@ CHANNEL_WITH_MEMBERS = {
     "description": "A Channel with its members: `/channels/my` and `GET /channels/{id}`.",
     "allOf": [
         ref("Channel"),
-        obj({"members": array(ref("User"), "The members (emails null)."),
+        obj({"members": array(ref("User"), "The members (emails `\"\"`)."),
              "last_message_at": nullable("string", format="date-time")},
             ["members", "last_message_at"]),
     ],
@@ -205,7 +208,7 @@ MESSAGE = obj(
         "channel_id": uuid("Same value as `conversation_id` (team-chat clients)."),
         "sender_id": uuid(),
         "user_id": uuid("Same value as `sender_id` (team-chat clients)."),
-        "user": {"$ref": "#/components/schemas/User", "description": "The sender; never null (email null)."},
+        "user": {"$ref": "#/components/schemas/User", "description": "The sender; never null (email `\"\"`)."},
         "seq": {"type": "integer", "minimum": 1,
                 "description": "Per-conversation sequence number: 1, 2, 3... in commit order, never reused."},
         "content": {"type": "string", "minLength": 1, "maxLength": 4000},
@@ -369,6 +372,88 @@ HEADERS = {
     "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 0}},
     "Allow": {"description": "The methods of the path, e.g. `GET, PUT`.", "schema": {"type": "string"}},
 }
+# ------------------------------------------------------------------------------------------------
+# WebSocket frames (API.md §9): not operations of this document, but clients parse them as strictly as REST
+# answers, so their shapes are schemas here too (tests/integration/test_types.py checks real frames against them).
+
+STAMP = {"type": "string", "format": "date-time", "description": "When the server sent it."}
+EVENT_ID = {"type": "string", "pattern": "^[0-9]+-[0-9]+$",
+            "description": "Orders the stored events; resume with it as `last_event_id`."}
+
+
+def ws_event(type_: str | list, props: dict, required: list, desc: str, stored: bool = False) -> dict:
+    types = type_ if isinstance(type_, list) else [type_]
+    p = {"type": {"type": "string", "enum": types}, **props, "timestamp": STAMP}
+    if stored:
+        p["event_id"] = EVENT_ID
+    return obj(p, ["type", *required, "timestamp"] + (["event_id"] if stored else []), desc)
+
+
+IN_CONVERSATION = {"channel_id": uuid(), "conversation_id": uuid()}
+WS_SCHEMAS = {
+    "WsConnectionEstablished": ws_event(
+        "connection_established",
+        {"user_id": uuid(), "username": {"type": "string"}, "session_id": uuid("The token's `sid`."),
+         "last_event_id": {"type": "string", "pattern": "^([0-9]+-[0-9]+|0)$",
+                           "description": "The newest event of the stream at connect time (`0` when none)."}},
+        ["user_id", "username", "session_id", "last_event_id"], "The first frame of every socket."),
+    "WsNewMessage": ws_event("new_message", {"data": ref("Message"), **IN_CONVERSATION},
+                             ["data", "channel_id", "conversation_id"], "A message was sent.", stored=True),
+    "WsMessageEdited": ws_event("message_edited", {"data": ref("Message")}, ["data"], "A message was edited.",
+                                stored=True),
+    "WsMessageDeleted": ws_event(
+        "message_deleted", {"message_id": uuid(), **IN_CONVERSATION,
+                            "deleted_by": {"type": "string", "description": "The username of who deleted it."}},
+        ["message_id", "channel_id", "conversation_id", "deleted_by"], "A message was deleted.", stored=True),
+    "WsMessageReaction": ws_event(
+        "message_reaction",
+        {"message_id": uuid(), **IN_CONVERSATION,
+         "data": obj({"emoji": {"type": "string", "minLength": 1}, "user_id": uuid(), "username": {"type": "string"},
+                      "action": {"type": "string", "enum": ["add", "remove"]}, "reaction_id": uuid()},
+                     ["emoji", "user_id", "username", "action", "reaction_id"])},
+        ["message_id", "channel_id", "conversation_id", "data"], "A reaction was added or removed.", stored=True),
+    "WsMembership": ws_event(
+        ["user_joined", "user_left"], {"user_id": uuid(), "username": {"type": "string"}, **IN_CONVERSATION},
+        ["user_id", "username", "channel_id"], "A member joined or left (also sent to that user).", stored=True),
+    "WsChannelCreated": ws_event("channel_created", {"data": ref("Channel")}, ["data"],
+                                 "A channel was created.", stored=True),
+    "WsConversationCreated": ws_event("conversation_created", {"data": ref("Conversation"), "conversation_id": uuid()},
+                                      ["data"], "A direct or group conversation was created.", stored=True),
+    "WsMentionNotification": ws_event(
+        "mention_notification",
+        {"data": obj({"message_id": uuid(), "channel_id": uuid(), "content": {"type": "string"},
+                      "from_user_id": uuid(), "from_username": {"type": "string"}},
+                     ["message_id", "channel_id", "content", "from_user_id", "from_username"]),
+         "conversation_id": uuid()},
+        ["data"], "The caller was mentioned (sent by the worker).", stored=True),
+    "WsReadReceipt": ws_event("read_receipt", {"channel_id": uuid(), "seq": {"type": "integer", "minimum": 0}},
+                              ["channel_id", "seq"], "The caller's read marker moved (its own sockets)."),
+    "WsTypingIndicator": ws_event(
+        "typing_indicator", {"user_id": uuid(), "username": {"type": "string"}, "channel_id": uuid(),
+                             "is_typing": {"type": "boolean"}},
+        ["user_id", "username", "channel_id", "is_typing"], "Someone else is typing, or stopped."),
+    "WsUserStatus": ws_event(
+        "user_status", {"user_id": uuid(), "status": {"type": "string", "enum": ["online", "offline"]},
+                        "last_seen_at": nullable("string", format="date-time")},
+        ["user_id", "status", "last_seen_at"], "A user sharing a conversation came online or went offline."),
+    "WsForceDisconnect": ws_event("force_disconnect", {"reason": {"type": "string"}}, ["reason"],
+                                  "The session ended (logout, ban, ...); close code 4003 follows."),
+    "WsResyncRequired": ws_event("resync_required", {"reason": {"type": "string"}}, ["reason"],
+                                 "`last_event_id` is outside the replay window: reload over REST."),
+    "WsPong": ws_event("pong", {}, [], "The answer to `ping`."),
+    "WsOnlineUsers": ws_event("online_users", {"channel_id": uuid(), "users": array(uuid())}, ["channel_id", "users"],
+                              "The answer to `get_online_users`."),
+    "WsChannelJoinedLeft": ws_event(["channel_joined", "channel_left"], {"channel_id": uuid()}, ["channel_id"],
+                                    "The answer to `join_channel` / `leave_channel`."),
+    "WsError": ws_event(
+        "error", {"error_code": {"type": "string", "enum": ["invalid_json", "unknown_message_type",
+                                                            "missing_channel_id", "access_denied"]},
+                  "message": {"type": "string"}},
+        ["error_code", "message"], "A frame the server could not act on; the socket stays open."),
+}
+SCHEMAS.update(WS_SCHEMAS)
+
+
 HREF = {k: {"$ref": f"#/components/headers/{k}"} for k in HEADERS}
 
 RESPONSES = {

@@ -51,7 +51,8 @@ Response list_users(Context& ctx, Request& req) {
   q.check();
   auto r = ctx.db.exec(kListUsers, {limit, offset});
   json::Value out = json::Value::array();
-  for (int i = 0; i < r.rows(); ++i) out.push(user_json(r, i, me.is_admin() || r.text(i, "id") == me.id));
+  // Addresses only for an admin; for anyone else the caller's own entry is a listed user like the others.
+  for (int i = 0; i < r.rows(); ++i) out.push(user_json(r, i, me.is_admin()));
   return Response::json(200, out);
 }
 
@@ -76,27 +77,24 @@ std::string like_contains(const std::string& q) {
   return out;
 }
 
-Response search(Context& ctx, Request& req, const std::optional<std::string>& query) {
+// `source` holds the query text: the query string's `q`, or the path's last segment.
+Response search(Context& ctx, Request& req, http::Input source, const char* key) {
   CurrentUser me = require_user(ctx, req);
   http::Input q = http::Input::query(req);
   int64_t limit = q.integer("limit", {false, 1, 100}).value_or(20);
-  std::string text = query ? http::trim_copy(*query) : "";
-  if (text.empty()) q.add_error("q", "Search query cannot be empty", "string_too_short");
-  else if (text.find('\0') != std::string::npos) q.add_error("q", "Search query must not contain NUL characters", "string_unicode");
-  else if (text.size() > 254) q.add_error("q", "Search query must be at most 254 characters", "string_too_long");
+  auto text = source.string(key, {true, 1, 254, true, "Search query"});
   q.check();
-  auto r = ctx.db.exec(kSearchUsers, {text, like_contains(text), limit});
+  source.check();
+  auto r = ctx.db.exec(kSearchUsers, {*text, like_contains(*text), limit});
   json::Value out = json::Value::array();
-  for (int i = 0; i < r.rows(); ++i) out.push(user_json(r, i, me.is_admin() || r.text(i, "id") == me.id));
+  // An address only for an admin, and never the caller's own: a search result is not an answer about oneself.
+  for (int i = 0; i < r.rows(); ++i) out.push(user_json(r, i, me.is_admin() && r.text(i, "id") != me.id));
   return Response::json(200, out);
 }
 
-Response search_by_query(Context& ctx, Request& req) {
-  const std::string* q = req.query_param("q");
-  return search(ctx, req, q ? std::optional<std::string>(*q) : std::nullopt);
-}
+Response search_by_query(Context& ctx, Request& req) { return search(ctx, req, http::Input::query(req), "q"); }
 
-Response search_by_path(Context& ctx, Request& req) { return search(ctx, req, req.param("query")); }
+Response search_by_path(Context& ctx, Request& req) { return search(ctx, req, http::Input::path(req), "query"); }
 
 Response update_user(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);

@@ -157,10 +157,7 @@ SendInput read_send_input(const http::Request& req, bool id_from_body, const std
   auto media = in.string("media_url", {false, 0, 2048, true, "Media URL"});
   auto parent = in.uuid("parent_id", false);
   auto client_id = in.string("client_msg_id", {false, 1, 128, true, "Client message id"});
-  const std::string* header = req.header("idempotency-key");
-  if (header && (header->empty() || header->size() > 128)) {
-    in.add_error_at({"header", "idempotency-key"}, "Idempotency-Key must be 1 to 128 characters", "string_too_long");
-  }
+  auto header = in.header(req, "idempotency-key", 128);
   in.check();
   s.conversation_id = *conv;
   s.content = *content;

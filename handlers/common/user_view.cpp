@@ -9,8 +9,8 @@ json::Value user_json(const db::Result& r, int row, bool with_email) {
   json::Value u = json::Value::object();
   u.set("id", r.text(row, "id"))
       .set("username", r.text(row, "username"));
-  if (with_email) u.set("email", r.text(row, "email"));
-  else u.set_null("email");
+  // Hidden is "", never null: clients call string methods on it (API.md §2).
+  u.set("email", with_email ? r.text(row, "email") : std::string_view());
   u.set("avatar", r.opt(row, "avatar"))
       .set("role", r.text(row, "role"))
       .set("status", r.text(row, "status"))

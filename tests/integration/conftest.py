@@ -586,7 +586,7 @@ def assert_user(u: dict, *, email_visible: bool) -> None:
     if email_visible:
         assert isinstance(u["email"], str) and "@" in u["email"], u
     else:
-        assert u["email"] is None, f"email leaked: {u}"
+        assert u["email"] == "", f"a hidden email is \"\", never null or an address: {u}"
     assert u["avatar"] is None or isinstance(u["avatar"], str), u
     assert u["role"] in ("member", "moderator", "admin"), u
     assert u["status"] in ("active", "suspended", "banned"), u

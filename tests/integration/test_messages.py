@@ -25,7 +25,7 @@ def test_send_message_shape(api, users):
     assert_message(m, conversation_id=ch["id"], sender=owner, content="hello world")
     assert (m["seq"], m["message_type"], m["media_url"], m["parent_id"]) == (1, "text", None, None)
     assert (m["reply_count"], m["is_edited"], m["is_deleted"], m["reactions"], m["mentions"]) == (0, False, False, [], [])
-    assert m["user"]["email"] is None
+    assert m["user"]["email"] == ""
     m2 = send(api, member, ch["id"], "second", message_type="image", media_url="https://cdn.example/x.png")
     assert_message(m2, conversation_id=ch["id"], sender=member, content="second")
     assert (m2["seq"], m2["message_type"], m2["media_url"]) == (2, "image", "https://cdn.example/x.png")

@@ -23,6 +23,35 @@ TEST(JsonParse, RefusesInvalidDocuments) {
   }
 }
 
+// RFC 8259 §7: a control character inside a string must be escaped. cJSON would copy a raw NUL into its C
+// string and so cut the value there ("abc<NUL> @bob tail" -> "abc"); every raw one is refused.
+TEST(JsonParse, RefusesRawControlCharactersInStrings) {
+  using namespace std::string_literals;
+  for (const std::string& text : {"{\"content\":\"abc\0 @bob tail\"}"s, "{\"u\":\"x\0<script>\"}"s, "\"\x01\""s,
+                                  "[\"a\tb\"]"s, "{\"a\":\"line\nbreak\"}"s, "\"\x1f\""s, "{\"k\x02\":1}"s}) {
+    EXPECT_FALSE(Value::parse(text).has_value()) << text;
+  }
+  // escaped, they are ordinary characters (NUL is refused later, by the field readers)
+  EXPECT_TRUE(Value::parse(R"({"a":"tab\tnew\nline\u0001"})").has_value());
+  // 0x7f and everything above is not a control character for JSON
+  EXPECT_TRUE(Value::parse("\"\x7f\xc3\xa9\"").has_value());
+}
+
+TEST(JsonParse, OnlyFourBytesAreWhiteSpaceBetweenTokens) {
+  using namespace std::string_literals;
+  EXPECT_TRUE(Value::parse(" \t\r\n{ \"a\" :\t1 }\n").has_value());
+  for (const std::string& text : {"\0{}"s, "{}\0"s, "{\x01\"a\":1}"s, "[1,\x0b" "2]"s, "\x0c[]"s}) {
+    EXPECT_FALSE(Value::parse(text).has_value()) << text;
+  }
+}
+
+TEST(JsonParse, AnEscapedQuoteDoesNotEndTheString) {
+  EXPECT_TRUE(Value::parse(R"({"a":"say \"hi\"\\"})").has_value());
+  using namespace std::string_literals;
+  // the raw NUL after an escaped quote is still inside the string
+  EXPECT_FALSE(Value::parse("{\"a\":\"\\\"\0\"}"s).has_value());
+}
+
 TEST(JsonParse, RefusesTrailingGarbage) {
   EXPECT_FALSE(Value::parse("{} x").has_value());
   EXPECT_FALSE(Value::parse("{\"a\":1}}").has_value());

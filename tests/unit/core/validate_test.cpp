@@ -138,6 +138,60 @@ TEST(InputQuery, ReadsTheDecodedQuery) {
   EXPECT_EQ(e.errors()[0].loc, (std::vector<std::string>{"query", "missing_required"}));
 }
 
+TEST(InputPath, TextCapturesAreCheckedLikeAnyString) {
+  Request r;
+  r.params["query"] = "\xff\xfe";
+  Input in = Input::path(r);
+  EXPECT_EQ(in.string("query"), std::nullopt);
+  HttpError e = thrown_by([&] { in.check(); });
+  ASSERT_EQ(e.errors().size(), 1u);
+  EXPECT_EQ(e.errors()[0].loc, (std::vector<std::string>{"path", "query"}));
+  EXPECT_EQ(e.errors()[0].type, "string_unicode");
+  r.params["query"] = "ali";
+  EXPECT_EQ(Input::path(r).string("query"), std::optional<std::string>("ali"));
+}
+
+TEST(InputQuery, InvalidUtf8AndNulAreErrorsNamingTheParameter) {
+  Request r;
+  r.query = parse_urlencoded("q=%ff%fe&name=a%00b");
+  Input in = Input::query(r);
+  EXPECT_EQ(in.string("q"), std::nullopt);
+  EXPECT_EQ(in.string("name"), std::nullopt);
+  HttpError e = thrown_by([&] { in.check(); });
+  ASSERT_EQ(e.errors().size(), 2u);
+  EXPECT_EQ(e.errors()[0].loc, (std::vector<std::string>{"query", "q"}));
+  EXPECT_EQ(e.errors()[1].loc, (std::vector<std::string>{"query", "name"}));
+}
+
+TEST(InputHeader, TextHeadersAreChecked) {
+  Request r;
+  Input in = Input::body(r);
+  EXPECT_EQ(in.header(r, "idempotency-key", 128), std::nullopt);  // absent: no problem
+  EXPECT_TRUE(in.ok());
+  r.headers["idempotency-key"] = "k-1";
+  EXPECT_EQ(in.header(r, "idempotency-key", 128), std::optional<std::string>("k-1"));
+  for (std::string bad : {std::string("\xff\xfe"), std::string("a\0b", 3), std::string(129, 'k'), std::string()}) {
+    Input one = Input::body(r);
+    r.headers["idempotency-key"] = bad;
+    EXPECT_EQ(one.header(r, "idempotency-key", 128), std::nullopt);
+    HttpError e = thrown_by([&] { one.check(); });
+    ASSERT_EQ(e.errors().size(), 1u);
+    EXPECT_EQ(e.errors()[0].loc, (std::vector<std::string>{"header", "idempotency-key"}));
+    EXPECT_EQ(e.detail().rfind("Idempotency-Key ", 0), 0u) << e.detail();
+  }
+}
+
+TEST(InputBody, RawControlCharactersInAJsonStringAreJsonInvalid) {
+  using namespace std::string_literals;
+  for (const std::string& body : {"{\"content\":\"abc\0 @bob tail\"}"s, "{\"username\":\"x\0<script>\"}"s,
+                                  "{\"content\":\"a\x07" "b\"}"s}) {
+    HttpError e = thrown_by([&] { Input::body(json_request(body)); });
+    EXPECT_EQ(e.status(), 422);
+    ASSERT_EQ(e.errors().size(), 1u);
+    EXPECT_EQ(e.errors()[0].type, "json_invalid");
+  }
+}
+
 // ---- strings -----------------------------------------------------------------------------------
 
 TEST(InputString, RequiredMissingAndNull) {
@@ -447,6 +501,15 @@ TEST(Utf8, LengthCountsCodePoints) {
   EXPECT_EQ(utf8_length("caf\xC3\xA9"), 4u);
   EXPECT_EQ(utf8_length("\xE2\x82\xAC\xE2\x82\xAC"), 2u);
   EXPECT_EQ(utf8_length("\xF0\x9F\x98\x80!"), 2u);
+}
+
+TEST(Utf8, TruncateNeverCutsACodePoint) {
+  EXPECT_EQ(utf8_truncate("abc", 5), "abc");
+  EXPECT_EQ(utf8_truncate("abcdef", 3), "abc");
+  EXPECT_EQ(utf8_truncate("ab\xc3\xa9", 3), "ab");             // é would be cut in two
+  EXPECT_EQ(utf8_truncate("\xf0\x9f\x98\x80x", 3), "");       // so would the emoji
+  EXPECT_EQ(utf8_truncate("\xf0\x9f\x98\x80x", 4), "\xf0\x9f\x98\x80");
+  for (size_t n = 0; n < 12; ++n) EXPECT_TRUE(valid_utf8(utf8_truncate("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", n))) << n;
 }
 
 TEST(Labels, LabelOfAndTrim) {
