@@ -40,7 +40,8 @@ std::string header_name(std::string_view env_name) {
   return out;
 }
 
-// Returns false when the body is over the limit.
+// Returns false when the body is over the limit: nginx says so with CHAT_BODY_TOO_LARGE (it refused the
+// body and sends none), or Content-Length does. The body is then not read.
 bool read_request(FCGX_Request& r, http::Request& req) {
   req.method = param(r, "REQUEST_METHOD");
   req.path = param(r, "DOCUMENT_URI");
@@ -62,6 +63,7 @@ bool read_request(FCGX_Request& r, http::Request& req) {
   if (const std::string* id = req.header("x-request-id"); id && !id->empty()) req.request_id = id->substr(0, 128);
   else req.request_id = crypto::random_token(12);
 
+  if (*param(r, "CHAT_BODY_TOO_LARGE")) return false;
   long long length = std::atoll(param(r, "CONTENT_LENGTH"));
   if (length < 0) length = 0;
   if (static_cast<size_t>(length) > kMaxBody) return false;
@@ -82,6 +84,17 @@ void write_response(FCGX_Request& r, const http::Response& resp) {
   if (resp.has_body) FCGX_PutStr(resp.body.data(), static_cast<int>(resp.body.size()), r.out);
 }
 
+// A body over the limit: the route is resolved first, since an unknown path (404) or a wrong method (405)
+// is the answer whatever the body (API.md §1, order of checks); a known route is a 413.
+http::Response too_large(const http::Router& router, const http::Request& req) {
+  http::Match m = router.match(req.method, req.path);
+  if (m.kind == http::Match::Kind::kNotFound) return http::render_error(http::HttpError(404, "Not Found"));
+  if (m.kind == http::Match::Kind::kMethodNotAllowed) {
+    return http::render_error(http::HttpError(405, "Method Not Allowed").with_header("Allow", m.allow));
+  }
+  return http::render_error(http::HttpError(413, "Request body too large"));
+}
+
 void on_wake(int) {}  // SIGUSR2 only interrupts accept(); libfcgi then sees shutdownPending
 
 void worker(const Config& config, const http::Router& router, const char* program, int index) {
@@ -96,7 +109,8 @@ void worker(const Config& config, const http::Router& router, const char* progra
     http::Request req;
     http::Response resp;
     if (!read_request(r, req)) {
-      resp = http::render_error(http::HttpError(413, "Request body too large"));
+      log::set_request_id(req.request_id);
+      resp = too_large(router, req);
     } else {
       log::set_request_id(req.request_id);
       resp = dispatch(ctx, router, req);
@@ -134,6 +148,14 @@ http::Response dispatch(Context& ctx, const http::Router& router, http::Request&
     if (e.unique_violation()) return http::render_error(http::HttpError(409, "Resource already exists"));
     if (e.sqlstate() == "23503") return http::render_error(http::HttpError(404, "Not Found"));
     if (e.sqlstate() == "22P02") return http::render_error(http::HttpError(422, "Invalid value"));
+    if (e.sqlstate() == "22021" || e.sqlstate() == "22P05") {
+      // Text that is not UTF-8 reached the database: every input is checked before that, so this is a
+      // reader that forgot to; still the client's bytes, never a 500.
+      log::error("unchecked_text_input", {{"path", req.path}, {"sqlstate", e.sqlstate()}});
+      http::HttpError bad(422, "Text must be valid UTF-8");
+      bad.set_errors({{{"request"}, "Text must be valid UTF-8", "string_unicode"}});
+      return http::render_error(bad);
+    }
     return http::render_error(http::HttpError(500, "Internal server error"));
   } catch (const redis::RedisError& e) {
     return http::render_error(http::HttpError(503, "Service unavailable"));

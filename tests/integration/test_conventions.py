@@ -105,6 +105,39 @@ def test_body_too_large(api):
     assert r.json() == {"detail": "Request body too large"}
 
 
+BIG = b'{"username": "' + b"a" * (2 * 1024 * 1024) + b'", "password": "x"}'
+
+
+@pytest.mark.parametrize("method, path, allowed", [
+    ("DELETE", "/api/v1/auth/login", {"POST"}),
+    ("PUT", "/api/v1/channels/my", {"GET"}),
+    ("PATCH", "/api/v1/messages/", {"POST"}),
+    ("DELETE", "/health", {"GET"}),
+])
+def test_wrong_method_with_an_oversized_body_is_405(api, method, path, allowed):
+    """§1 order of checks: routing errors (404, 405) before the body size (413)."""
+    for kwargs in ({"content": BIG}, {"content": iter([BIG[:1000], BIG[1000:]])}):  # Content-Length, then chunked
+        r = api.request(method, path, headers={"Content-Type": "application/json"}, **kwargs)
+        assert r.status_code == 405, r.text[:300]
+        assert r.json() == {"detail": "Method Not Allowed"}
+        assert allowed <= {m.upper() for m in header_set(r, "allow")}, r.headers
+
+
+def test_unknown_path_with_an_oversized_body_is_404(api):
+    for kwargs in ({"content": BIG}, {"content": iter([BIG[:1000], BIG[1000:]])}):
+        r = api.request("POST", "/api/v1/auth/nope", headers={"Content-Type": "application/json"}, **kwargs)
+        assert r.status_code == 404, r.text[:300]
+        assert r.json() == {"detail": "Not Found"}
+
+
+def test_a_chunked_body_over_one_mib_is_413_not_an_empty_body(api, user):
+    """A body without Content-Length that grows past 1 MiB is refused whole, never handled as if it were empty."""
+    r = api.put(f"/api/v1/users/{user.user['id']}", content=iter([b'{"avatar": "', b"a" * (2 * 1024 * 1024), b'"}']),
+                headers={**auth_headers(user.access), "Content-Type": "application/json"})
+    assert r.status_code == 413, r.text[:300]
+    assert r.json() == {"detail": "Request body too large"}
+
+
 def test_body_under_one_mib_is_not_too_large(api):
     body = b'{"username": "' + b"a" * 1_000_000 + b'", "password": "x"}'
     r = api.post("/api/v1/auth/login", content=body, headers={"Content-Type": "application/json"})

@@ -70,3 +70,15 @@ def test_auth_routes_share_one_bucket(stack):
     for _, r in results:
         if r.status_code == 429:
             check_429(r)
+
+
+def test_refusals_are_not_written_to_the_error_log(stack):
+    """A flood of 429s must not fill nginx's error log (three 10 s floods once made a 307 MB file)."""
+    log = stack.run_dir / "logs" / "nginx-error.log"
+    before = log.stat().st_size if log.exists() else 0
+    n = 2 * stack.auth_burst + 200
+    results = flood(stack.base_url, "127.0.0.79", [("/api/v1/auth/login", {"json": {}})] * n)
+    assert sum(1 for _, r in results if r.status_code == 429) > 100, "the flood was not limited"
+    grown = log.read_bytes()[before:] if log.exists() else b""
+    assert b"limiting requests" not in grown, grown[-500:]
+    assert len(grown) < 2000, f"the error log grew by {len(grown)} bytes during the flood: {grown[-500:]!r}"
