@@ -14,6 +14,8 @@ std::string base64url_encode(std::string_view bytes);
 bool base64url_decode(std::string_view text, std::string& out);
 std::string base64_encode(std::string_view bytes);
 std::string sha256_hex(std::string_view data);
+// HMAC-SHA256 of `data` under `key` (RFC 2104), the raw 32 bytes.
+std::string hmac_sha256(std::string_view key, std::string_view data);
 std::string sha1(std::string_view data);  // raw 20 bytes (the WebSocket handshake needs it)
 // A URL-safe random token with `bytes` bytes of entropy.
 std::string random_token(size_t bytes = 32);

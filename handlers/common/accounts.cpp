@@ -216,9 +216,13 @@ std::optional<std::string> check_credentials(Context& ctx, const std::string& lo
 
 json::Value auth_response(Context& ctx, const std::string& user_id, const std::string& session_id,
                           const std::string& refresh_token) {
-  const int64_t now = unix_now();
+  return auth_response(ctx, user_id, session_id, refresh_token, crypto::uuid_v4(), unix_now());
+}
+
+json::Value auth_response(Context& ctx, const std::string& user_id, const std::string& session_id,
+                          const std::string& refresh_token, const std::string& jti, int64_t iat) {
   const int64_t ttl = static_cast<int64_t>(ctx.config.access_token_expire_minutes) * 60;
-  jwt::Claims claims{user_id, session_id, crypto::uuid_v4(), now, now + ttl};
+  jwt::Claims claims{user_id, session_id, jti, iat, iat + ttl};
   json::Value out = json::Value::object();
   out.set("access_token", jwt::encode(ctx.config.jwt_secret, claims))
       .set("token_type", "bearer")
@@ -230,9 +234,13 @@ json::Value auth_response(Context& ctx, const std::string& user_id, const std::s
 
 json::Value open_session(Context& ctx, const std::string& user_id, const http::Request& req) {
   const std::string refresh = crypto::random_token(32);
-  const std::string* agent = req.header("user-agent");
+  // The User-Agent is a note on the session, never a reason to refuse a login: kept when it is text.
+  std::optional<std::string> agent;
+  if (const std::string* ua = req.header("user-agent"); ua && http::valid_utf8(*ua) && ua->find('\0') == std::string::npos) {
+    agent = http::utf8_truncate(*ua, 512);
+  }
   db::Transaction tx(ctx.db);
-  auto s = tx.exec(kCreateSession, {user_id, agent ? std::optional<std::string>(agent->substr(0, 512)) : std::nullopt});
+  auto s = tx.exec(kCreateSession, {user_id, agent});
   std::string sid = s.str(0, "id");
   store_refresh_token(ctx, tx, sid, refresh);
   tx.commit();

@@ -55,6 +55,10 @@ json::Value open_session(Context& ctx, const std::string& user_id, const http::R
 // Issues a new access token + refresh token for an existing session (login and refresh share it).
 json::Value auth_response(Context& ctx, const std::string& user_id, const std::string& session_id,
                           const std::string& refresh_token);
+// The same with the access token's `jti` and `iat` given: the same claims make the same token (a refresh
+// repeated within the grace window answers the pair it already issued).
+json::Value auth_response(Context& ctx, const std::string& user_id, const std::string& session_id,
+                          const std::string& refresh_token, const std::string& jti, int64_t iat);
 
 // Stores the digest of a new refresh token of session `sid` (login and refresh rotation share it).
 void store_refresh_token(Context& ctx, db::Transaction& tx, const std::string& sid, const std::string& token);

@@ -54,6 +54,17 @@ TEST(Config, ReadsTheNumbersGiven) {
   EXPECT_EQ(c.cors_origins, std::vector<std::string>{"https://chat.example.com"});
 }
 
+TEST(Config, RefreshReuseGraceDefaultsToFiveSecondsAndZeroTurnsItOff) {
+  EXPECT_EQ(config_from(minimal()).refresh_reuse_grace_seconds, 5);
+  EnvMap v = minimal();
+  v["REFRESH_REUSE_GRACE_SECONDS"] = "0";
+  EXPECT_EQ(config_from(v).refresh_reuse_grace_seconds, 0);
+  for (const char* bad : {"-1", "61", "soon"}) {
+    v["REFRESH_REUSE_GRACE_SECONDS"] = bad;
+    EXPECT_TRUE(mentions(problems_of(v), "REFRESH_REUSE_GRACE_SECONDS")) << bad;
+  }
+}
+
 TEST(Config, ReportsAllProblemsAtOnce) {
   EnvMap v{{"ACCESS_TOKEN_EXPIRE_MINUTES", "soon"}};
   try {

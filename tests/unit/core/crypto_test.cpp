@@ -82,6 +82,22 @@ TEST(Sha, Sha1IsRawTwentyBytes) {
   EXPECT_EQ(base64_encode(d), "qZk+NkcGgWq6PiVxeFDCbJzQ2J0=");
 }
 
+// RFC 4231 §4.2 and §4.3 (test cases 1 and 2).
+TEST(Hmac, Sha256KnownVectors) {
+  auto hex = [](const std::string& raw) {
+    std::string out;
+    for (unsigned char c : raw) {
+      out.push_back("0123456789abcdef"[c >> 4]);
+      out.push_back("0123456789abcdef"[c & 15]);
+    }
+    return out;
+  };
+  EXPECT_EQ(hex(hmac_sha256(std::string(20, '\x0b'), "Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(hex(hmac_sha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
 TEST(Uuid, V4Format) {
   for (int i = 0; i < 50; ++i) {
     std::string u = uuid_v4();
