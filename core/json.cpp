@@ -3,6 +3,7 @@
 
 #include <cJSON.h>
 
+#include <cctype>
 #include <cmath>
 
 namespace chat::json {
@@ -16,14 +17,29 @@ Value Value::string(std::string_view s) { return Value(cJSON_CreateString(std::s
 
 Value Value::raw(std::string_view json_text) { return Value(cJSON_CreateRaw(std::string(json_text).c_str())); }
 
-bool control_characters_ok(std::string_view text) {
+bool lexically_valid(std::string_view text) {
+  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
   bool in_string = false;
   for (size_t i = 0; i < text.size(); ++i) {
     auto c = static_cast<unsigned char>(text[i]);
     if (in_string) {
       if (c < 0x20) return false;  // RFC 8259 §7: control characters must be escaped
-      if (c == '\\') ++i;         // the escaped character, whatever it is, is not the closing quote
-      else if (c == '"') in_string = false;
+      if (c == '"') {
+        in_string = false;
+      } else if (c == '\\') {
+        // §7: the escapes are \" \\ \/ \b \f \n \r \t and \u with four hex digits. cJSON would read a
+        // \u without them as U+0000, and so cut the value there.
+        if (++i >= text.size()) return false;
+        char e = text[i];
+        if (e == 'u') {
+          if (i + 4 >= text.size() || !hex(text[i + 1]) || !hex(text[i + 2]) || !hex(text[i + 3]) || !hex(text[i + 4])) {
+            return false;
+          }
+          i += 4;
+        } else if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) {
+          return false;
+        }
+      }
     } else if (c == '"') {
       in_string = true;
     } else if (c < 0x20 && c != ' ' && c != '\t' && c != '\n' && c != '\r') {
@@ -34,9 +50,10 @@ bool control_characters_ok(std::string_view text) {
 }
 
 std::optional<Value> Value::parse(std::string_view text) {
-  // cJSON copies raw control characters into its C strings (a NUL then cuts the value there) and takes
-  // any byte up to 0x20 for white space: refuse both, as the RFC does, before it sees the text.
-  if (!control_characters_ok(text)) return std::nullopt;
+  // cJSON copies raw control characters into its C strings (a NUL then cuts the value there), reads a
+  // malformed \u escape as U+0000, and takes any byte up to 0x20 for white space: refuse all three, as the
+  // RFC does, before it sees the text.
+  if (!lexically_valid(text)) return std::nullopt;
   const char* end = nullptr;
   cJSON* root = cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, 0);
   if (!root) return std::nullopt;

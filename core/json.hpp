@@ -25,8 +25,8 @@ class Value {
   static Value string(std::string_view s);
   // Already-serialized JSON (e.g. built by PostgreSQL), inserted as is when printed.
   static Value raw(std::string_view json_text);
-  // Parses `text`; nullopt when it is not valid JSON (the caller turns that into a 422), including raw
-  // control characters inside strings, which RFC 8259 forbids.
+  // Parses `text`; nullopt when it is not valid JSON (the caller turns that into a 422), including what
+  // lexically_valid() refuses.
   static std::optional<Value> parse(std::string_view text);
 
   Value() = default;
@@ -71,9 +71,10 @@ const cJSON* array_item(const cJSON* n, int i);
 // The compact JSON text of a borrowed node ("" for nullptr).
 std::string dump(const cJSON* n);
 
-// False when a raw control character (below U+0020) sits inside a string, or between tokens where only
-// space, tab, CR and LF are white space (RFC 8259 §2, §7).
-bool control_characters_ok(std::string_view text);
+// False when a raw control character (below U+0020) sits inside a string or between tokens (where only
+// space, tab, CR and LF are white space), or a string holds an escape RFC 8259 §7 does not define (a \u
+// without four hex digits included).
+bool lexically_valid(std::string_view text);
 
 // A JSON string literal with quotes, for hand-built bodies such as {"detail": ...}.
 std::string quote(std::string_view s);

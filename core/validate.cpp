@@ -87,9 +87,14 @@ std::string trim_copy(const std::string& s) {
   return s.substr(b, e - b);
 }
 
-std::set<std::string> fields_with_nul_escape(std::string_view t) {
-  std::set<std::string> out;
+NulEscapes fields_with_nul_escape(std::string_view t) {
+  NulEscapes out;
   if (t.find("\\u0000") == std::string_view::npos) return out;  // the common case costs one scan
+  // A key as cJSON reads it: its escapes decoded ("\u0063ontent" is the field "content").
+  auto decoded = [](std::string_view raw) {
+    auto v = json::Value::parse("\"" + std::string(raw) + "\"");
+    return v ? json::as_string(v->get()).value_or("") : std::string();
+  };
   int depth = 0;
   std::string key;  // the current top-level key
   for (size_t i = 0; i < t.size(); ++i) {
@@ -108,8 +113,9 @@ std::set<std::string> fields_with_nul_escape(std::string_view t) {
     size_t j = i + 1;
     while (j < t.size() && std::isspace(static_cast<unsigned char>(t[j]))) ++j;
     bool is_key = j < t.size() && t[j] == ':';
-    if (is_key && depth == 1) key = std::string(text);
-    else if (nul && depth >= 1) out.insert(depth == 1 && is_key ? std::string(text) : key);
+    if (is_key && nul) out.in_key = true;  // cJSON would look the field up by the name cut at the NUL
+    else if (is_key && depth == 1) key = decoded(text);
+    else if (nul && depth >= 1) out.fields.insert(key);
   }
   return out;
 }
@@ -133,8 +139,12 @@ Input Input::body(const Request& req, bool allow_form) {
   if (!json::is_object(parsed->get())) {
     unprocessable({{{"body"}, "Request body must be a JSON object", "model_attributes_type"}});
   }
+  NulEscapes nuls = fields_with_nul_escape(req.body);
+  if (nuls.in_key) {
+    unprocessable({{{"body"}, "Field names must not contain NUL characters", "string_unicode"}});
+  }
   in.json_ = std::move(*parsed);
-  in.nul_fields_ = fields_with_nul_escape(req.body);
+  in.nul_fields_ = std::move(nuls.fields);
   return in;
 }
 
@@ -331,6 +341,10 @@ std::optional<std::vector<std::string>> Input::uuid_list(const char* key, bool r
   }
   if (!json::is_array(f)) {
     add_error(key, label + " must be a list", "list_type");
+    return std::nullopt;
+  }
+  if (nul_fields_.count(key)) {  // cJSON cut an item at its \u0000: refuse rather than read a shorter id
+    add_error(key, label + " must not contain NUL characters", "string_unicode");
     return std::nullopt;
   }
   std::vector<std::string> out;

@@ -70,9 +70,14 @@ class Input {
   std::vector<FieldError> errors_;
 };
 
-// The top-level fields of a JSON object text whose string values (at any depth) contain the escape
-// \u0000. cJSON ends its C strings at a NUL, so such a value would silently lose its tail.
-std::set<std::string> fields_with_nul_escape(std::string_view json_text);
+// Where a JSON object text holds the escape \u0000: the top-level fields (by their decoded names) whose
+// string values contain it at any depth, and whether some key does. cJSON ends its C strings at a NUL, so
+// such a value would silently lose its tail, and such a key would be read as a shorter one.
+struct NulEscapes {
+  std::set<std::string> fields;
+  bool in_key = false;
+};
+NulEscapes fields_with_nul_escape(std::string_view json_text);
 
 // Decodes the code point at `s[i]` of valid UTF-8 into *cp and returns its length in bytes (1 for a
 // stray byte, with *cp set to that byte).

@@ -37,6 +37,17 @@ TEST(JsonParse, RefusesRawControlCharactersInStrings) {
   EXPECT_TRUE(Value::parse("\"\x7f\xc3\xa9\"").has_value());
 }
 
+// cJSON 1.7.15 reads a \u without four hex digits as U+0000, which then cuts the string (found by the REST fuzzer).
+TEST(JsonParse, RefusesEscapesTheRfcDoesNotDefine) {
+  for (const char* text : {R"({"content":"abc\u00zztail"})", R"("\uzzzz")", R"("\u12")", R"("\u")", R"("\x41")",
+                           R"("\a")", R"("\0")", "\"\\"}) {
+    EXPECT_FALSE(Value::parse(text).has_value()) << text;
+  }
+  for (const char* text : {R"("\u00e9\uD83D\ude00")", R"("\"\\\/\b\f\n\r\t")", R"("\uABCD")"}) {
+    EXPECT_TRUE(Value::parse(text).has_value()) << text;
+  }
+}
+
 TEST(JsonParse, OnlyFourBytesAreWhiteSpaceBetweenTokens) {
   using namespace std::string_literals;
   EXPECT_TRUE(Value::parse(" \t\r\n{ \"a\" :\t1 }\n").has_value());

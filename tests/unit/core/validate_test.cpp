@@ -192,6 +192,28 @@ TEST(InputBody, RawControlCharactersInAJsonStringAreJsonInvalid) {
   }
 }
 
+// Found by the REST fuzzer: a NUL escape under an escaped field name, in a list item, or in a field name.
+TEST(InputBody, NulEscapesAreRefusedWhereverCJsonWouldCutAtThem) {
+  {
+    Input in = Input::body(json_request(R"({"\u0063ontent":"abc\u0000tail"})"));
+    EXPECT_EQ(in.string("content"), std::nullopt);
+    HttpError e = thrown_by([&] { in.check(); });
+    ASSERT_EQ(e.errors().size(), 1u);
+    EXPECT_EQ(e.errors()[0].loc, (std::vector<std::string>{"body", "content"}));
+  }
+  {
+    Input in = Input::body(json_request("{\"participant_ids\":[\"" + kUuid + "\\u0000junk\"]}"));
+    EXPECT_EQ(in.uuid_list("participant_ids"), std::nullopt);
+    EXPECT_FALSE(in.ok());
+  }
+  HttpError e = thrown_by([&] { Input::body(json_request(R"({"content\u0000x":"hello"})")); });
+  EXPECT_EQ(e.status(), 422);
+  ASSERT_EQ(e.errors().size(), 1u);
+  EXPECT_EQ(e.errors()[0].loc, (std::vector<std::string>{"body"}));
+  e = thrown_by([&] { Input::body(json_request(R"({"content":"abc\u00zztail"})")); });
+  EXPECT_EQ(e.errors()[0].type, "json_invalid");
+}
+
 // ---- strings -----------------------------------------------------------------------------------
 
 TEST(InputString, RequiredMissingAndNull) {
