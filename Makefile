@@ -15,10 +15,18 @@ deps:
 
 build: deps
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
-	@cmake --build $(BUILD_DIR) -j$(JOBS)
+	@cmake --build $(BUILD_DIR) -j$(JOBS) -- --no-print-directory
 
-# Foreground: logs follow; Ctrl-C or SIGTERM stops every process of the stack.
-run: build
+# Foreground: a line per stage, then the logs; Ctrl-C or SIGTERM stops every process of the stack (also when the
+# output goes through a pipe). Only the programs are built, quietly: the compiler's output is in build.log.
+run:
+	@printf '[1/5] deps      '; deploy/deps.sh
+	@printf '[2/5] build     '; start=$$(date +%s); mkdir -p $(BUILD_DIR); \
+	  if { cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) && \
+	       cmake --build $(BUILD_DIR) -j$(JOBS) --target chat_programs -- --no-print-directory; } \
+	     >$(BUILD_DIR)/build.log 2>&1; then \
+	    echo "programs built in $$(( $$(date +%s) - start )) s (log: $(BUILD_DIR)/build.log)"; \
+	  else echo "FAILED:"; tail -n 40 $(BUILD_DIR)/build.log; exit 1; fi
 	@deploy/stack.sh run
 
 up: build

@@ -5,8 +5,9 @@ set -euo pipefail
 # Build: compiler, CMake, pkg-config and the C libraries core/ wraps; clang and its runtime for libFuzzer.
 BUILD_PKGS=(g++ cmake make pkg-config libfcgi-dev libpq-dev libhiredis-dev libjwt-dev libcjson-dev libargon2-dev
             libssl-dev libgtest-dev clang-format clang libclang-rt-14-dev)
-# The stack: PostgreSQL 15 server, Redis, nginx, spawn-fcgi (starts the FastCGI handlers on a shared socket).
-STACK_PKGS=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx spawn-fcgi curl iproute2 util-linux
+# The stack: PostgreSQL 15 server, Redis, nginx, supervisor (runs every program of the dev stack, restarts the
+# ones that die, and hands each FastCGI handler group its listening socket on fd 0).
+STACK_PKGS=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx supervisor curl iproute2 util-linux
             gettext-base openssl procps)
 # Tests and benchmarks: real clients (Debian's Python packages, since PyPI is out of reach) and wrk.
 TEST_PKGS=(python3 python3-pytest python3-httpx python3-websockets python3-argon2 wrk nodejs)
@@ -17,10 +18,10 @@ for p in "${BUILD_PKGS[@]}" "${STACK_PKGS[@]}" "${TEST_PKGS[@]}"; do
   dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "deps: all packages present"
+  echo "all Debian packages present"
   exit 0
 fi
-echo "deps: installing ${missing[*]}"
+echo "installing ${missing[*]} (apt)"
 SUDO=()
 [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
 export DEBIAN_FRONTEND=noninteractive

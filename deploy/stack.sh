@@ -1,28 +1,35 @@
 #!/usr/bin/env bash
-# Dev stack of the chat backend (PostgreSQL, Redis, FastCGI handlers, nginx) in one run dir: make run/up/down, tests.
+# Dev stack of the chat backend in one run dir, under supervisord: make run/up/down/status, tests, benchmarks.
 #
-# usage: deploy/stack.sh up|down|run|status|env|migrate
+# usage: deploy/stack.sh up|down|run|status|env|migrate|ctl ARGS...
 #   up       start everything; prints "chat stack ready: http://127.0.0.1:PORT" when /health answers 200
-#   down     stop everything of this run dir (idempotent, also for a half-started stack)
-#   run      up, follow every log in the foreground, down on Ctrl-C / SIGTERM / exit
-#   status   one line per component; exit 0 when all are up, 3 otherwise
+#   down     stop everything of this run dir (idempotent, also for a half-started or crashed stack)
+#   run      up, follow every log in the foreground, down on Ctrl-C / SIGTERM / exit (wherever the output goes)
+#   status   one line per program; exit 0 when all are running, 3 otherwise
 #   env      print the path of chat.env (the environment every program of the stack gets)
 #   migrate  run chat-migrate against the running stack
+#   ctl      supervisorctl of this stack (e.g. `ctl status`, `ctl pid chat-worker:chat-worker-1`)
+#
+# Every program (PostgreSQL, Redis, the FastCGI handler groups, the realtime daemons, the workers, nginx) runs
+# under the stack's own supervisord (Debian's `supervisor`), as systemd's units do in production: one that dies
+# is started again, with a growing delay when it keeps dying, and the handler groups keep their listening
+# socket meanwhile (supervisord's fcgi-program passes it on fd 0, as a systemd socket unit does).
+#
 # Settings (environment, then <repo>/.env; the environment wins): CHAT_RUN_DIR, CHAT_HTTP_PORT, CHAT_BUILD_DIR,
 # BACKEND_CORS_ORIGINS, JWT_SECRET_KEY/SECRET_KEY, ENVIRONMENT, ACCESS_TOKEN_EXPIRE_MINUTES, RATE_LIMIT_AUTH(_BURST),
 # RATE_LIMIT_SEND(_BURST), HANDLER_PROCS, HANDLER_THREADS, WORKER_PROCS, REALTIME_PROCS, LOG_LEVEL,
-# CHAT_PG_DURABLE=0 (fsync off: benchmarks only, a crash loses acknowledged writes). chat.env gets REALTIME_PORTS=p1,p2,...: each chat-realtime daemon's own port.
+# CHAT_PG_DURABLE=0 (fsync off: benchmarks only, a crash loses acknowledged writes). chat.env gets
+# REALTIME_PORTS=p1,p2,...: each chat-realtime daemon's own port.
 set -euo pipefail
 
 # FastCGI handler groups: chat-NAME listens on $RUN/sock/NAME.sock (nginx upstream chat_NAME).
-# FUTURE: add channels messages conversations admin here (and their upstream/locations in the nginx template).
 HANDLERS=(auth users system channels messages conversations)
 
 PATH=$PATH:/usr/sbin:/sbin         # nginx lives in /usr/sbin
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 PGBIN=/usr/lib/postgresql/15/bin
 PG_PORT=5432                      # unix socket only (in $RUN/pgsock): the number never collides with anything
-STOP_WAIT=5                       # seconds a process gets after TERM/QUIT before KILL
+STOP_WAIT=30                      # seconds supervisord gets to stop everything before what is left is killed
 
 # ------------------------------------------------------------------------------------------------
 # settings
@@ -57,6 +64,15 @@ REDIS_PID=$PIDS/redis.pid
 
 IS_ROOT=0
 [[ $(id -u) == 0 ]] && IS_ROOT=1
+SUP_CONF=$RUN/supervisord.conf
+SUP_SOCK=$RUN/supervisor.sock
+SUP_PID=$PIDS/supervisord.pid
+STACK_LOG=$LOGS/stack.log
+
+# say: a progress line on the caller's output. Never fatal: under `make run | tee`, Ctrl-C kills tee first,
+# and a write to the dead pipe must not stop the script before it has stopped the stack.
+say() { printf '%s\n' "$*" || true; }
+warn() { printf 'stack.sh: %s\n' "$*" >&2 || true; }
 
 # ------------------------------------------------------------------------------------------------
 # processes
@@ -70,25 +86,13 @@ pid_alive() {
   [[ ${stat:0:1} != Z ]]
 }
 
-# pid_ours PID: alive and started for this run dir (its command line names the run dir, or its
-# environment has CHAT_RUN_DIR=$RUN), so a stale pid file never makes us signal someone else's process.
+# pid_ours PID: alive and part of this stack: supervisord itself (its command line names this run dir) or a
+# process it started (supervisord puts SUPERVISOR_SERVER_URL=unix://<this stack's socket> in their
+# environment; PostgreSQL's backends inherit it). A stale pid never makes us signal someone else's process.
 pid_ours() {
   pid_alive "$1" || return 1
-  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$RUN/" && return 0
-  grep -qzxF -- "CHAT_RUN_DIR=$RUN" "/proc/$1/environ" 2>/dev/null
-}
-
-read_pids() { [[ -f $1 ]] && tr -s ' \n' '\n\n' <"$1" | grep -E '^[0-9]+$' || true; }
-
-children_of() {                   # direct children of PID (ppid is the 2nd field after "(comm) ")
-  local f stat fields
-  for f in /proc/[0-9]*/stat; do
-    { read -r stat <"$f"; } 2>/dev/null || continue
-    read -ra fields <<<"${stat##*) }"
-    [[ ${fields[1]} == "$1" ]] || continue
-    f=${f#/proc/}
-    echo "${f%/stat}"
-  done
+  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$RUN/supervisord.conf" && return 0
+  grep -qzxF -- "SUPERVISOR_SERVER_URL=unix://$SUP_SOCK" "/proc/$1/environ" 2>/dev/null
 }
 
 # wait_gone SECONDS PID...: 0 when every pid is dead in time
@@ -103,28 +107,21 @@ wait_gone() {
   return 1
 }
 
-# stop_pids SIGNAL PID...: signal, wait STOP_WAIT s, then KILL what is left
-stop_pids() {
-  local sig=$1 p alive=(); shift
-  for p in "$@"; do pid_ours "$p" && alive+=("$p"); done
-  ((${#alive[@]})) || return 0
-  kill "-$sig" "${alive[@]}" 2>/dev/null || true
-  if ! wait_gone "$STOP_WAIT" "${alive[@]}"; then
-    for p in "${alive[@]}"; do
-      if pid_alive "$p"; then
-        echo "stack.sh: pid $p did not stop after SIG$sig within ${STOP_WAIT}s: KILL" >&2
-        kill -KILL "$p" 2>/dev/null || true
-      fi
-    done
-    wait_gone 2 "${alive[@]}" || true
-  fi
-}
-
-stop_pidfile() {                  # stop_pidfile SIGNAL FILE: every pid in FILE, then remove FILE
-  local pids
-  mapfile -t pids < <(read_pids "$2")
-  ((${#pids[@]})) && stop_pids "$1" "${pids[@]}"
-  rm -f "$2"
+# stack_pids: every live process of this stack but ourselves and our ancestors
+stack_pids() {
+  local f p skip=" $$ " q=$$ stat
+  while [[ $q =~ ^[0-9]+$ ]] && ((q > 1)); do
+    { read -r stat <"/proc/$q/stat"; } 2>/dev/null || break
+    stat=${stat##*) }
+    read -r _ q _ <<<"$stat"
+    skip+="$q "
+  done
+  for f in /proc/[0-9]*; do
+    p=${f#/proc/}
+    [[ $skip == *" $p "* ]] && continue
+    pid_ours "$p" && echo "$p"
+  done
+  return 0
 }
 
 as_pg() {                         # run a PostgreSQL binary as the postgres OS user when root (it refuses root)
@@ -135,14 +132,11 @@ as_pg() {                         # run a PostgreSQL binary as the postgres OS u
   fi
 }
 
-# start_daemon NAME CMD...: a background program of the stack (realtime daemons, worker): own session,
-# stdout+stderr appended to logs/NAME.log, pid in pids/NAME.pid; `down` stops it (TERM, then KILL).
-start_daemon() {
-  local name=$1; shift
-  [[ -x $1 ]] || fail "start $name" "" "$1 is missing or not executable"
-  (cd "$RUN" && exec setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 9>&-) &
-  echo $! >"$PIDS/$name.pid"
-}
+ctl() { supervisorctl -c "$SUP_CONF" "$@"; }
+
+supervisor_pid() { local p; p=$(head -n1 "$SUP_PID" 2>/dev/null || true); [[ -n $p ]] && pid_ours "$p" && echo "$p"; }
+
+stack_running() { [[ -n $(supervisor_pid) ]]; }
 
 # free_port: a TCP port on 127.0.0.1 nobody listens on, below the kernel's ephemeral range
 free_port() {
@@ -164,7 +158,7 @@ STEP="" STEP_LOG="" UP_DONE=0
 # fail STEP LOG MESSAGE: report, show the log's tail; the EXIT trap of `up` then stops what was started
 fail() {
   STEP=$1 STEP_LOG=$2
-  echo "stack.sh: step '$1' failed: $3" >&2
+  warn "step '$1' failed: $3"
   exit 1
 }
 
@@ -182,7 +176,7 @@ show_tail() {
     [[ -s $f ]] || continue
     out=$(tail -c +$((${LOG_START[$f]:-0} + 1)) "$f" | tail -n 30)
     [[ -n $out ]] || continue
-    printf '%s\n%s\n' "----- tail of $f -----" "$out" >&2
+    printf '%s\n%s\n' "----- tail of $f -----" "$out" >&2 || true
   done
 }
 
@@ -190,7 +184,7 @@ on_up_exit() {
   local rc=$?
   ((UP_DONE)) && return 0
   trap - EXIT INT TERM
-  echo "stack.sh: up failed during step '${STEP:-?}' (exit $rc); stopping what was started" >&2
+  warn "up failed during step '${STEP:-?}' (exit $rc); stopping what was started"
   if [[ -n $STEP_LOG ]]; then show_tail "$STEP_LOG"; else show_tail "$LOGS"/*.log; fi
   do_down >/dev/null 2>&1 || true
   exit 1
@@ -200,8 +194,6 @@ lock_run_dir() {
   exec 9>"$RUN/.stack.lock"
   flock -w 120 9 || die "another stack.sh is working on $RUN (lock $RUN/.stack.lock)"
 }
-
-stack_running() { local p; p=$(read_pids "$NGINX_PID" | head -n1); [[ -n $p ]] && pid_ours "$p"; }
 
 env_value() {                     # env_value KEY: a value from chat.env (quotes stripped)
   [[ -f $ENV_FILE ]] || return 0
@@ -260,7 +252,10 @@ check_traversable() {
   die "the $user user cannot traverse $path"
 }
 
+# up [foreground]: with "foreground", supervisord runs as our child in our process group (make run: a Ctrl-C
+# reaches it too, and it stops every program itself, whatever happens to this script's output).
 cmd_up() {
+  local mode=${1:-}
   [[ $RUN =~ ^/[A-Za-z0-9_./+-]+$ ]] || die "CHAT_RUN_DIR '$RUN' may only contain letters, digits and _ . / + -"
   ((${#RUN} <= 75)) || die "CHAT_RUN_DIR '$RUN' is too long for unix socket paths (max 75 characters)"
   mkdir -p "$RUN"
@@ -268,7 +263,7 @@ cmd_up() {
   lock_run_dir
 
   if stack_running; then
-    echo "chat stack already running at http://127.0.0.1:$(env_value CHAT_HTTP_PORT) (run dir $RUN)"
+    say "chat stack already running at http://127.0.0.1:$(env_value CHAT_HTTP_PORT) (run dir $RUN)"
     return 0
   fi
 
@@ -279,12 +274,14 @@ cmd_up() {
     check_int "$v"
   done
   [[ $REALTIME_PROCS =~ ^[0-9]+$ ]] || die "REALTIME_PROCS must be a number (got '$REALTIME_PROCS')"
+  [[ ${CHAT_PG_DURABLE:-1} =~ ^[01]$ ]] || die "CHAT_PG_DURABLE must be 0 or 1 (got '$CHAT_PG_DURABLE')"
   parse_origins "$BACKEND_CORS_ORIGINS"
   local tool
-  for tool in "$PGBIN/initdb" "$PGBIN/pg_ctl" psql redis-server redis-cli spawn-fcgi nginx envsubst curl ss flock setpriv; do
-    command -v "$tool" >/dev/null || die "missing program: $tool"
+  for tool in "$PGBIN/initdb" "$PGBIN/postgres" psql redis-server redis-cli supervisord supervisorctl nginx envsubst \
+      curl ss flock setpriv; do
+    command -v "$tool" >/dev/null || die "missing program: $tool (deploy/deps.sh installs it)"
   done
-  local needed=(chat-migrate "${HANDLERS[@]/#/chat-}")
+  local needed=(chat-migrate chat-worker "${HANDLERS[@]/#/chat-}")
   ((REALTIME_PROCS > 0)) && needed+=(chat-realtime)
   for tool in "${needed[@]}"; do
     [[ -x $BUILD/$tool ]] || die "missing executable $BUILD/$tool (build first: make; or set CHAT_BUILD_DIR)"
@@ -298,7 +295,7 @@ cmd_up() {
     check_traversable nobody nogroup "$RUN"
   fi
 
-  # anything left over from a half-started stack in this run dir goes first
+  # anything left over from a half-started or crashed stack in this run dir goes first
   do_down >/dev/null 2>&1 || true
 
   UP_DONE=0
@@ -311,7 +308,7 @@ cmd_up() {
   chmod 755 "$RUN"/{pgsock,sock,pids,logs} "$NGINX_PREFIX"
   chmod 700 "$RUN/redis"
 
-  # ---- 1. PostgreSQL 15, unix socket only
+  # ---- 1. the database cluster, once
   STEP=postgres STEP_LOG=$LOGS/postgres.log
   touch "$STEP_LOG"
   if ((IS_ROOT)); then
@@ -325,12 +322,44 @@ cmd_up() {
     as_pg "$PGBIN/initdb" -D "$RUN/pg" -U chat -A trust -E UTF8 --locale=C.UTF-8 >>"$STEP_LOG" 2>&1 9>&- ||
       fail "$STEP" "$STEP_LOG" "initdb failed"
   fi
-  local pgopts="-k $RUN/pgsock -c listen_addresses='' -c unix_socket_permissions=0700 -p $PG_PORT"
-  # Durable as in production: a 2xx means the commit is on disk. CHAT_PG_DURABLE=0 (benchmarks only) turns
-  # off fsync and synchronous commit, and a crash then loses acknowledged writes.
-  [[ ${CHAT_PG_DURABLE:-1} == 0 ]] && pgopts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-  as_pg "$PGBIN/pg_ctl" -D "$RUN/pg" -l "$STEP_LOG" -w -t 60 -s start -o "$pgopts" </dev/null >>"$STEP_LOG" 2>&1 9>&- ||
-    fail "$STEP" "$STEP_LOG" "pg_ctl start failed"
+
+  # ---- 2. chat.env, nginx's config and supervisord's
+  STEP=config STEP_LOG=""
+  REALTIME_PORT_LIST=()
+  local p
+  while ((${#REALTIME_PORT_LIST[@]} < REALTIME_PROCS)); do
+    p=$(free_port)
+    [[ " ${REALTIME_PORT_LIST[*]} $PORT " == *" $p "* ]] || REALTIME_PORT_LIST+=("$p")
+  done
+  write_env_file
+  export_env_file
+  export CHAT_ENV_FILE=$ENV_FILE   # core's config reads this file (the environment wins anyway)
+  render_nginx
+  local out
+  out=$(nginx -t -q -e "$LOGS/nginx-error.log" -p "$NGINX_PREFIX/" -c conf/nginx.conf 2>&1 9>&-) || {
+    echo "$out" >>"$LOGS/nginx-error.log"
+    fail nginx "$LOGS/nginx-error.log" "nginx -t rejected $NGINX_PREFIX/conf/nginx.conf"
+  }
+  render_supervisor
+
+  # ---- 3. supervisord with PostgreSQL and Redis; migrations
+  STEP=supervisord STEP_LOG=$LOGS/supervisord.log
+  rm -f "$SUP_SOCK" "$SUP_PID"
+  if [[ $mode == foreground ]]; then
+    (cd "$RUN" && exec supervisord -n -c "$SUP_CONF") </dev/null >>"$LOGS/supervisord.out" 2>&1 9>&- &
+    SUP_CHILD=$!
+  else
+    (cd "$RUN" && exec supervisord -c "$SUP_CONF") </dev/null >>"$LOGS/supervisord.out" 2>&1 9>&- ||
+      fail "$STEP" "$LOGS/supervisord.out" "supervisord did not start"
+  fi
+  local i
+  for ((i = 0; i < 100; i++)); do
+    ctl pid >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  ((i < 100)) || fail "$STEP" "$LOGS/supervisord.out" "supervisord does not answer on $SUP_SOCK"
+  STEP=postgres STEP_LOG=$LOGS/postgres.log
+  wait_for 60 "PostgreSQL to accept connections" pg_ready
   local has_db
   has_db=$(psql -qAtX -h "$RUN/pgsock" -p "$PG_PORT" -U chat -d postgres \
     -c "SELECT 1 FROM pg_database WHERE datname = 'chat'" 2>>"$STEP_LOG") || fail "$STEP" "$STEP_LOG" "psql cannot connect"
@@ -338,32 +367,66 @@ cmd_up() {
     psql -qAtX -h "$RUN/pgsock" -p "$PG_PORT" -U chat -d postgres -c 'CREATE DATABASE chat' >>"$STEP_LOG" 2>&1 ||
       fail "$STEP" "$STEP_LOG" "CREATE DATABASE chat failed"
   fi
-
-  # ---- 2. Redis, unix socket only; the append-only file keeps the streams (events, jobs) across a crash of
-  # the process: Redis writes it before it answers, so a kill -9 loses nothing acknowledged
   STEP=redis STEP_LOG=$LOGS/redis.log
-  rm -f "$REDIS_SOCK"
-  redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 --save '' --appendonly yes \
-    --appendfsync everysec \
-    --dir "$RUN/redis" --daemonize yes --pidfile "$REDIS_PID" --logfile "$STEP_LOG" </dev/null >>"$STEP_LOG" 2>&1 9>&- ||
-    fail "$STEP" "$STEP_LOG" "redis-server did not start"
-  local i
-  for ((i = 0; i < 100; i++)); do
-    [[ $(redis-cli -s "$REDIS_SOCK" ping 2>/dev/null) == PONG ]] && break
+  wait_for 20 "Redis to answer PING on $REDIS_SOCK" redis_ready
+  run_migrate
+  local durable="durable"
+  [[ ${CHAT_PG_DURABLE:-1} == 0 ]] && durable="NOT durable: fsync off (CHAT_PG_DURABLE=0)"
+  say "[3/5] database  PostgreSQL 15 and Redis in $RUN ($durable)"
+
+  # ---- 4. the programs: handler groups, workers, realtime daemons, then nginx (supervisord's priorities)
+  STEP=services STEP_LOG=""
+  local started
+  started=$(ctl start all 2>&1) || true
+  local bad
+  bad=$(ctl status 2>/dev/null | grep -v RUNNING || true)
+  if [[ -n $bad ]]; then
+    echo "$started" >>"$STACK_LOG"
+    fail "$STEP" "" "programs not running: $(echo "$bad" | awk '{print $1 " " $2}' | tr '\n' ' ')"
+  fi
+  for ((i = 1; i <= ${#REALTIME_PORT_LIST[@]}; i++)); do
+    p=${REALTIME_PORT_LIST[i - 1]}
+    STEP=chat-realtime-$i STEP_LOG=$LOGS/chat-realtime-$i.log
+    wait_for 10 "chat-realtime-$i to answer on 127.0.0.1:$p" http_ok "http://127.0.0.1:$p/metrics"
+  done
+  say "[4/5] services  ${#HANDLERS[@]} handler groups x $HANDLER_PROCS, $REALTIME_PROCS realtime, $WORKER_PROCS worker, nginx"
+
+  # ---- 5. ready when /health says 200
+  STEP=health STEP_LOG=""
+  local code=000
+  for ((i = 0; i < 300; i++)); do
+    code=$(curl -s --noproxy '*' -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health" 2>/dev/null) || code=000
+    [[ $code == 200 ]] && break
     sleep 0.1
   done
-  ((i < 100)) || fail "$STEP" "$STEP_LOG" "redis does not answer PING on $REDIS_SOCK"
+  if [[ $code != 200 ]]; then
+    fail "$STEP" "" "GET http://127.0.0.1:$PORT/health answered $code, not 200, for 30 s: $(curl -s --noproxy '*' -m 2 \
+      "http://127.0.0.1:$PORT/health" 2>&1 | head -c 300)"
+  fi
 
-  # ---- 3. chat.env: the environment of every program of the stack
-  STEP=chat.env STEP_LOG=""
-  # realtime daemons: one free TCP port each (listed in chat.env so tests can reach one daemon directly)
-  REALTIME_PORT_LIST=()
-  local p
-  while ((${#REALTIME_PORT_LIST[@]} < REALTIME_PROCS)); do
-    p=$(free_port)
-    [[ " ${REALTIME_PORT_LIST[*]} $PORT " == *" $p "* ]] || REALTIME_PORT_LIST+=("$p")
+  UP_DONE=1
+  trap - EXIT INT TERM
+  flock -u 9
+  exec 9>&-
+  say "[5/5] ready     chat stack ready: http://127.0.0.1:$PORT (run dir $RUN)"
+}
+
+# wait_for SECONDS WHAT COMMAND...: until COMMAND succeeds, or fail the current step
+wait_for() {
+  local secs=$1 what=$2 i; shift 2
+  for ((i = 0; i < secs * 10; i++)); do
+    "$@" && return 0
+    sleep 0.1
   done
-  local secret=${JWT_SECRET_KEY:-${SECRET_KEY:-}}
+  fail "$STEP" "$STEP_LOG" "$what: not within $secs s"
+}
+
+pg_ready() { psql -qAtX -h "$RUN/pgsock" -p "$PG_PORT" -U chat -d postgres -c 'SELECT 1' >/dev/null 2>&1; }
+redis_ready() { [[ $(redis-cli -s "$REDIS_SOCK" ping 2>/dev/null) == PONG ]]; }
+http_ok() { [[ $(curl -s --noproxy '*' -m 1 -o /dev/null -w '%{http_code}' "$1" 2>/dev/null) == 200 ]]; }
+
+write_env_file() {
+  local secret=${JWT_SECRET_KEY:-${SECRET_KEY:-}} v
   if [[ -z $secret ]]; then
     [[ -s $RUN/secret ]] || (umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$RUN/secret")
     secret=$(<"$RUN/secret")
@@ -385,106 +448,110 @@ cmd_up() {
     env_line CHAT_HTTP_PORT "$PORT"
     env_line CHAT_RUN_DIR "$RUN"
     env_line CHAT_BUILD_DIR "$BUILD"
+    env_line CHAT_PG_DURABLE "${CHAT_PG_DURABLE:-1}"
     env_line REALTIME_PORTS "$(IFS=,; echo "${REALTIME_PORT_LIST[*]}")"
   } >"$ENV_FILE.tmp"
   chmod 600 "$ENV_FILE.tmp"
   mv "$ENV_FILE.tmp" "$ENV_FILE"
-  export_env_file
-  export CHAT_ENV_FILE=$ENV_FILE   # core's config reads this file (the environment wins anyway)
-
-  # ---- 4. migrations
-  run_migrate
-
-  # ---- 5. FastCGI handlers: listening socket on fd 0, stderr into logs/chat-NAME.log
-  local h
-  for h in "${HANDLERS[@]}"; do
-    STEP=chat-$h STEP_LOG=$LOGS/chat-$h.log
-    rm -f "$SOCKS/$h.sock" "$PIDS/chat-$h.pid"
-    # spawn-fcgi points the children's stdout/stderr at /dev/null: the sh wrapper re-opens them on the log, then execs.
-    (cd "$RUN" && exec spawn-fcgi -s "$SOCKS/$h.sock" -M 0666 -F "$HANDLER_PROCS" -P "$PIDS/chat-$h.pid" -- \
-      /bin/sh -c 'exec "$0" >>"$1" 2>&1' "$BUILD/chat-$h" "$STEP_LOG") </dev/null >>"$STEP_LOG" 2>&1 9>&- ||
-      fail "$STEP" "$STEP_LOG" "spawn-fcgi failed"
-  done
-  sleep 0.2
-  check_handlers
-
-  # ---- 5b. workers: WORKER_PROCS chat-worker daemons (job queue consumers; periodic jobs once across them)
-  for ((i = 1; i <= WORKER_PROCS; i++)); do
-    STEP=chat-worker-$i STEP_LOG=$LOGS/chat-worker-$i.log
-    start_daemon "chat-worker-$i" "$BUILD/chat-worker"
-  done
-
-  # ---- 5c. realtime: REALTIME_PROCS chat-realtime daemons on their own ports, behind nginx's upstream
-  start_realtime
-
-  # ---- 6. nginx
-  STEP=nginx STEP_LOG=$LOGS/nginx-error.log
-  render_nginx
-  local out
-  out=$(nginx -t -q -e "$STEP_LOG" -p "$NGINX_PREFIX/" -c conf/nginx.conf 2>&1 9>&-) || {
-    echo "$out" >>"$STEP_LOG"
-    fail "$STEP" "$STEP_LOG" "nginx -t rejected $NGINX_PREFIX/conf/nginx.conf"
-  }
-  nginx -e "$STEP_LOG" -p "$NGINX_PREFIX/" -c conf/nginx.conf </dev/null >>"$STEP_LOG" 2>&1 9>&- ||
-    fail "$STEP" "$STEP_LOG" "nginx did not start"
-
-  # ---- 7. ready when /health says 200
-  STEP=health STEP_LOG=""
-  local code=000
-  for ((i = 0; i < 300; i++)); do
-    code=$(curl -s --noproxy '*' -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health" 2>/dev/null) || code=000
-    [[ $code == 200 ]] && break
-    sleep 0.1
-  done
-  if [[ $code != 200 ]]; then
-    fail "$STEP" "" "GET http://127.0.0.1:$PORT/health answered $code, not 200, for 30 s: $(curl -s --noproxy '*' -m 2 \
-      "http://127.0.0.1:$PORT/health" 2>&1 | head -c 300)"
-  fi
-  check_handlers
-  stack_running || fail nginx "$LOGS/nginx-error.log" "nginx is not running"
-
-  UP_DONE=1
-  trap - EXIT INT TERM
-  flock -u 9
-  exec 9>&-
-  echo "chat stack ready: http://127.0.0.1:$PORT (run dir $RUN)"
 }
 
-# start_realtime: chat-realtime-1..N on the ports chosen for chat.env; ready when each answers /metrics
-start_realtime() {
-  local conf=$NGINX_PREFIX/conf/realtime_upstream.conf i k p code
+# supervisord.conf: one section per program. Restart policy for all: a program that exits is started again at
+# once; one that dies within a second of its start is retried after 1, 2, 3... s (supervisord's backoff), up
+# to 60 times before it is left FATAL. Each program's output goes to logs/<name>.log (rotated at 20 MB).
+# sup_common PRIORITY STOPSIGNAL STOPWAIT [AUTOSTART]: the lines every program section shares
+sup_common() {
+  cat <<EOF
+priority=$1
+autostart=${4:-false}
+autorestart=true
+startsecs=1
+startretries=60
+stopsignal=$2
+stopwaitsecs=$3
+killasgroup=true
+redirect_stderr=true
+stdout_logfile_maxbytes=20MB
+stdout_logfile_backups=2
+EOF
+}
+
+render_supervisor() {
+  local pgopts="-D $RUN/pg -k $RUN/pgsock -c listen_addresses= -c unix_socket_permissions=0700 -p $PG_PORT"
+  # Durable as in production: a 2xx means the commit is on disk. CHAT_PG_DURABLE=0 (benchmarks only) turns
+  # off fsync and synchronous commit, and a crash then loses acknowledged writes.
+  [[ ${CHAT_PG_DURABLE:-1} == 0 ]] && pgopts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  local h i name p
   {
-    echo "# generated by deploy/stack.sh: one line per chat-realtime daemon"
-    ((${#REALTIME_PORT_LIST[@]})) || echo "server 127.0.0.1:9 down;   # REALTIME_PROCS=0: /ws answers 502"
-  } >"$conf"
-  for ((i = 1; i <= ${#REALTIME_PORT_LIST[@]}; i++)); do
-    p=${REALTIME_PORT_LIST[i - 1]}
-    STEP=chat-realtime-$i STEP_LOG=$LOGS/chat-realtime-$i.log
-    [[ -z $(ss -Hltn "sport = :$p") ]] || fail "$STEP" "" "port $p was taken meanwhile; run up again"
-    start_daemon "chat-realtime-$i" "$BUILD/chat-realtime" --port "$p"
-    echo "server 127.0.0.1:$p;" >>"$conf"
-  done
-  for ((i = 1; i <= ${#REALTIME_PORT_LIST[@]}; i++)); do
-    p=${REALTIME_PORT_LIST[i - 1]}
-    STEP=chat-realtime-$i STEP_LOG=$LOGS/chat-realtime-$i.log
-    code=000
-    for ((k = 0; k < 100; k++)); do
-      code=$(curl -s --noproxy '*' -m 1 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p/metrics" 2>/dev/null) || code=000
-      [[ $code == 200 ]] && break
-      pid_alive "$(read_pids "$PIDS/chat-realtime-$i.pid" | head -n1)" || break
-      sleep 0.1
-    done
-    [[ $code == 200 ]] || fail "$STEP" "$STEP_LOG" "chat-realtime-$i does not answer on 127.0.0.1:$p"
-  done
-}
+    cat <<EOF
+; generated by deploy/stack.sh up: the programs of the chat dev stack in $RUN
+[unix_http_server]
+file=$SUP_SOCK
+chmod=0700
 
-check_handlers() {                # every spawned handler process is still alive
-  local h p n
-  for h in "${HANDLERS[@]}"; do
-    n=0
-    for p in $(read_pids "$PIDS/chat-$h.pid"); do pid_alive "$p" && n=$((n + 1)); done
-    ((n == HANDLER_PROCS)) || fail "chat-$h" "$LOGS/chat-$h.log" "$n of $HANDLER_PROCS chat-$h processes are running"
-  done
+[supervisorctl]
+serverurl=unix://$SUP_SOCK
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisord]
+logfile=$LOGS/supervisord.log
+logfile_maxbytes=20MB
+logfile_backups=2
+pidfile=$SUP_PID
+directory=$RUN
+childlogdir=$LOGS
+minfds=$(ulimit -Hn | sed 's/unlimited/20000/' | awk '{print ($1 < 20000) ? $1 : 20000}')
+silent=true
+identifier=chat-stack:$RUN
+EOF
+    echo
+    echo "[program:postgres]"
+    echo "command=$PGBIN/postgres $pgopts"
+    ((IS_ROOT)) && echo "user=postgres"
+    echo "stdout_logfile=$LOGS/postgres.log"
+    sup_common 10 INT 30 true
+    echo
+    echo "[program:redis]"
+    echo "command=redis-server --port 0 --unixsocket $REDIS_SOCK --unixsocketperm 700 --save \"\" --appendonly yes --appendfsync everysec --dir $RUN/redis --daemonize no"
+    echo "stdout_logfile=$LOGS/redis.log"
+    sup_common 10 TERM 30 true
+    for h in "${HANDLERS[@]}"; do
+      echo
+      echo "[fcgi-program:chat-$h]"
+      echo "socket=unix://$SOCKS/$h.sock"
+      echo "socket_mode=0666"
+      echo "command=$BUILD/chat-$h"
+      echo "process_name=%(program_name)s-%(process_num)d"
+      echo "numprocs=$HANDLER_PROCS"
+      echo "numprocs_start=1"
+      echo "stdout_logfile=$LOGS/%(program_name)s-%(process_num)d.log"
+      sup_common 30 TERM 10
+    done
+    echo
+    echo "[program:chat-worker]"
+    echo "command=$BUILD/chat-worker"
+    echo "process_name=%(program_name)s-%(process_num)d"
+    echo "numprocs=$WORKER_PROCS"
+    echo "numprocs_start=1"
+    echo "stdout_logfile=$LOGS/%(program_name)s-%(process_num)d.log"
+    sup_common 40 TERM 12
+    for ((i = 1; i <= ${#REALTIME_PORT_LIST[@]}; i++)); do
+      p=${REALTIME_PORT_LIST[i - 1]}
+      name=chat-realtime-$i
+      echo
+      echo "[program:$name]"
+      echo "command=$BUILD/chat-realtime --port $p --socket $SOCKS/realtime-$i.sock"
+      echo "stdout_logfile=$LOGS/$name.log"
+      sup_common 40 TERM 10
+    done
+    echo
+    echo "[program:nginx]"
+    echo "command=nginx -g \"daemon off;\" -e $LOGS/nginx-error.log -p $NGINX_PREFIX/ -c conf/nginx.conf"
+    echo "stdout_logfile=$LOGS/nginx.log"
+    sup_common 90 QUIT 10
+  } >"$SUP_CONF.tmp"
+  mv "$SUP_CONF.tmp" "$SUP_CONF"
 }
 
 export_env_file() {               # export every KEY=VALUE of chat.env (quotes stripped)
@@ -509,6 +576,13 @@ render_nginx() {
   local conf=$NGINX_PREFIX/conf f
   cp /etc/nginx/fastcgi_params /etc/nginx/mime.types "$conf/"
   write_cors_map "$conf/cors_origins.map"
+  {
+    echo "# generated by deploy/stack.sh: one line per chat-realtime daemon"
+    ((${#REALTIME_PORT_LIST[@]})) || echo "server 127.0.0.1:9 down;   # REALTIME_PROCS=0: /ws answers 502"
+    # nginx reaches each local daemon over its unix socket (one bounded buffer per hop: see realtime/server.cpp);
+    # the TCP ports serve /metrics and clients that connect to one daemon directly.
+    for ((f = 1; f <= ${#REALTIME_PORT_LIST[@]}; f++)); do echo "server unix:$SOCKS/realtime-$f.sock;"; done
+  } >"$conf/realtime_upstream.conf"
   export CHAT_LISTEN_ADDR=127.0.0.1 CHAT_HTTP_PORT=$PORT CHAT_SOCK_DIR=$SOCKS CHAT_LOG_DIR=$LOGS CHAT_PID_DIR=$PIDS \
     CHAT_NGINX_TEMP_DIR=$NGINX_PREFIX/tmp REPO_DIR CHAT_RUN_DIR=$RUN RATE_LIMIT_AUTH RATE_LIMIT_AUTH_BURST
   if ((IS_ROOT)); then
@@ -533,54 +607,29 @@ render_nginx() {
 
 do_down() {
   [[ -d $RUN ]] || return 0
-  local p pids f
-  # 1. nginx: graceful quit, KILL (master and workers) after STOP_WAIT
-  p=$(read_pids "$NGINX_PID" | head -n1)
-  if [[ -n $p ]] && pid_ours "$p"; then
-    mapfile -t pids < <(children_of "$p")
-    kill -QUIT "$p" 2>/dev/null || true
+  local p pids
+  # 1. supervisord stops every program in reverse priority (nginx first, PostgreSQL and Redis last) and exits
+  p=$(supervisor_pid || true)
+  if [[ -n $p ]]; then
+    ctl shutdown >/dev/null 2>&1 || kill -TERM "$p" 2>/dev/null || true
     if ! wait_gone "$STOP_WAIT" "$p"; then
-      echo "stack.sh: nginx $p did not quit within ${STOP_WAIT}s: KILL" >&2
+      warn "supervisord $p did not stop its programs within ${STOP_WAIT}s: KILL"
       kill -KILL "$p" 2>/dev/null || true
     fi
-    for f in "${pids[@]}"; do pid_alive "$f" && kill -KILL "$f" 2>/dev/null; done
-    wait_gone 2 "$p" "${pids[@]}" || true
   fi
-  rm -f "$NGINX_PID"
-
-  # 2. handlers, then 3. start_daemon programs (every other pid file)
-  local h
-  for h in "${HANDLERS[@]}"; do stop_pidfile TERM "$PIDS/chat-$h.pid"; done
-  for f in "$PIDS"/*.pid; do
-    [[ -e $f ]] || continue
-    [[ $f == "$NGINX_PID" || $f == "$REDIS_PID" ]] && continue
-    stop_pidfile TERM "$f"
-  done
-  rm -f "$SOCKS"/*.sock
-
-  # 4. redis
-  if [[ -S $REDIS_SOCK ]]; then
-    redis-cli -s "$REDIS_SOCK" shutdown nosave >/dev/null 2>&1 || true
+  # 2. whatever is left of this stack (a killed supervisord's children, orphaned PostgreSQL backends)
+  mapfile -t pids < <(stack_pids)
+  if ((${#pids[@]})); then
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    if ! wait_gone 5 "${pids[@]}"; then
+      mapfile -t pids < <(stack_pids)
+      ((${#pids[@]})) && { warn "killing what is left: ${pids[*]}"; kill -KILL "${pids[@]}" 2>/dev/null || true; }
+      wait_gone 2 "${pids[@]}" || true
+    fi
   fi
-  p=$(read_pids "$REDIS_PID" | head -n1)
-  if [[ -n $p ]]; then
-    wait_gone "$STOP_WAIT" "$p" || stop_pids TERM "$p"
-  fi
-  rm -f "$REDIS_PID" "$REDIS_SOCK"
-
-  # 5. postgres
+  rm -f "$SUP_PID" "$SUP_SOCK" "$SOCKS"/*.sock "$REDIS_SOCK" "$PIDS"/nginx.pid
   if [[ -f $RUN/pg/postmaster.pid ]]; then
     p=$(head -n1 "$RUN/pg/postmaster.pid" 2>/dev/null || true)
-    if [[ -n $p ]] && pid_alive "$p"; then
-      as_pg "$PGBIN/pg_ctl" -D "$RUN/pg" -m fast -w -t 20 -s stop </dev/null >/dev/null 2>&1 9>&- ||
-        as_pg "$PGBIN/pg_ctl" -D "$RUN/pg" -m immediate -w -t 10 -s stop </dev/null >/dev/null 2>&1 9>&- || true
-      if pid_alive "$p"; then
-        echo "stack.sh: postgres $p did not stop: KILL" >&2
-        mapfile -t pids < <(children_of "$p")
-        kill -KILL "$p" "${pids[@]}" 2>/dev/null || true
-        wait_gone 2 "$p" || true
-      fi
-    fi
     pid_alive "${p:-x}" || rm -f "$RUN/pg/postmaster.pid"
   fi
   rm -f "$RUN/pgsock"/.s.PGSQL.* 2>/dev/null || true
@@ -598,60 +647,50 @@ cmd_down() {
 # ------------------------------------------------------------------------------------------------
 # run, status, env, migrate
 
-RUN_TAIL_PID="" RUN_STOPPING=0
+RUN_TAIL_PID="" RUN_SLEEP_PID="" RUN_STOPPING=0 SUP_CHILD=""
 stop_run() {
   ((RUN_STOPPING)) && return 0
   RUN_STOPPING=1
-  trap '' INT TERM
-  # The follower and the wait loop's sleep (also one forked just before the signal): nothing outlives
-  # run. `|| true`: under set -e a failed kill of a job that just ended would abort before `down`.
+  set +e                          # nothing may keep the stack from being stopped
+  trap '' INT TERM PIPE
+  # The follower and the wait loop's sleep (also one forked just before the signal): nothing outlives run.
   local job
-  for job in ${RUN_TAIL_PID:-} ${RUN_SLEEP_PID:-} $(jobs -p); do kill "$job" 2>/dev/null || true; done
-  echo "stack.sh: stopping the chat stack" >&2
-  cmd_down
-  echo "stack.sh: chat stack stopped" >&2
+  for job in ${RUN_TAIL_PID:-} ${RUN_SLEEP_PID:-} $(jobs -p); do
+    [[ $job == "${SUP_CHILD:-}" ]] || kill "$job" 2>/dev/null
+  done
+  warn "stopping the chat stack"
+  cmd_down >/dev/null 2>&1
+  warn "chat stack stopped"
 }
 
 cmd_run() {
-  cmd_up
+  trap '' PIPE                    # a dead reader of our output (tee, a closed terminal) is no reason to stop
+  cmd_up foreground               # (a failed or interrupted start stops what it started by itself)
   trap 'stop_run; exit 0' INT TERM
   trap 'stop_run' EXIT
-  tail -n 0 -F "$LOGS"/*.log &
+  say "logs follow (Ctrl-C stops the stack): $LOGS"
+  tail -n 0 -F "$LOGS"/*.log 2>/dev/null &
   RUN_TAIL_PID=$!
   while stack_running; do
     sleep 1 &
     RUN_SLEEP_PID=$!
     wait $RUN_SLEEP_PID || true
   done
-  echo "stack.sh: nginx is gone; stopping the rest" >&2
+  warn "supervisord is gone; stopping the rest"
   exit 0
 }
 
 cmd_status() {
-  local all=0 p pids n h f name
-  line() { printf '%-14s %s\n' "$1" "$2"; }
-  if [[ -f $RUN/pg/postmaster.pid ]] && p=$(head -n1 "$RUN/pg/postmaster.pid") && pid_alive "$p"; then
-    line postgres "pid $p"; else line postgres down; all=3; fi
-  p=$(read_pids "$REDIS_PID" | head -n1)
-  if [[ -n $p ]] && pid_ours "$p"; then line redis "pid $p"; else line redis down; all=3; fi
-  for h in "${HANDLERS[@]}"; do
-    pids=() n=0
-    for p in $(read_pids "$PIDS/chat-$h.pid"); do pid_ours "$p" && pids+=("$p"); done
-    if ((${#pids[@]})); then line "chat-$h" "pid ${pids[*]}"; else line "chat-$h" down; all=3; fi
-  done
-  for f in "$PIDS"/*.pid; do
-    [[ -e $f ]] || continue
-    name=$(basename "$f" .pid)
-    [[ $name == nginx || $name == redis ]] && continue
-    [[ " ${HANDLERS[*]/#/chat-} " == *" $name "* ]] && continue
-    p=$(read_pids "$f" | head -n1)
-    if [[ -n $p ]] && pid_ours "$p"; then line "$name" "pid $p"; else line "$name" down; all=3; fi
-  done
-  p=$(read_pids "$NGINX_PID" | head -n1)
-  if [[ -n $p ]] && pid_ours "$p"; then
-    line nginx "pid $p http://127.0.0.1:$(env_value CHAT_HTTP_PORT)"
-  else line nginx down; all=3; fi
-  return $all
+  local out rc=0
+  if ! stack_running; then
+    echo "chat stack not running (run dir $RUN)"
+    return 3
+  fi
+  out=$(ctl status 2>&1) || rc=3
+  echo "$out"
+  grep -qv RUNNING <<<"$out" && rc=3
+  echo "http://127.0.0.1:$(env_value CHAT_HTTP_PORT) (run dir $RUN)"
+  return $rc
 }
 
 cmd_migrate() {
@@ -681,5 +720,6 @@ case ${1:-} in
   status) cmd_status ;;
   env) echo "$ENV_FILE" ;;
   migrate) cmd_migrate ;;
-  *) echo "usage: $0 up|down|run|status|env|migrate" >&2; exit 2 ;;
+  ctl) shift; [[ -f $SUP_CONF ]] || die "no $SUP_CONF: start the stack first"; ctl "$@" ;;
+  *) echo "usage: $0 up|down|run|status|env|migrate|ctl ARGS..." >&2; exit 2 ;;
 esac

@@ -273,10 +273,26 @@ SCHEMAS = {
         ["action", "reaction"]),
     "ReactionRemoved": obj({"action": {"type": "string", "enum": ["remove"]}}, ["action"]),
     "Health": obj(
-        {"status": {"type": "string", "enum": ["healthy", "unhealthy"]},
+        {"status": {"type": "string", "enum": ["healthy", "degraded", "unhealthy"],
+                    "description": "`unhealthy` (503): PostgreSQL or Redis does not answer. `degraded` (200): the API "
+                    "works, but a worker or realtime daemon is missing or stale (see `workers`, `realtime`)."},
          "postgres": {"type": "string", "description": "`ok`, or what is wrong."},
-         "redis": {"type": "string", "description": "`ok`, or what is wrong."}},
+         "redis": {"type": "string", "description": "`ok`, or what is wrong."},
+         "workers": ref("HealthComponent"),
+         "realtime": ref("HealthComponent")},
         ["status", "postgres", "redis"]),
+    "HealthComponent": obj(
+        {"status": {"type": "string", "enum": ["ok", "degraded", "unavailable"],
+                    "description": "`ok`: live instances and no stale one; `degraded`: some instance stopped beating "
+                    "(died or hangs); `unavailable`: none is alive."},
+         "alive": {"type": "integer", "minimum": 0},
+         "stale": {"type": "integer", "minimum": 0},
+         "instances": array(obj({"id": {"type": "string", "description": "`<host>:<name or port>`."},
+                                 "heartbeat_age_s": {"type": "number", "minimum": 0},
+                                 "alive": {"type": "boolean", "description": "A heartbeat within 10 s."}},
+                                ["id", "heartbeat_age_s", "alive"]))},
+        ["status", "alive", "stale", "instances"],
+        "The instances of one kind of program, by heartbeat (present when Redis answers)."),
     "Root": obj({"message": {"type": "string"}, "version": {"type": "string"}, "docs": {"type": "string"}},
                 ["message", "version", "docs"]),
     # ---- request bodies

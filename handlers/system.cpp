@@ -1,6 +1,7 @@
 // /health, / and /metrics: what operators, load balancers and Prometheus ask first.
 #include <algorithm>
 
+#include "core/heartbeat.hpp"
 #include "core/http_metrics.hpp"
 #include "core/log.hpp"
 #include "handlers/routes.hpp"
@@ -14,15 +15,51 @@ using http::Response;
 
 constexpr const char* kVersion = "0.1.0";
 
-// 200 when PostgreSQL and Redis both answer; 503 naming the part that does not.
+// One component of /health: its instances by heartbeat age (core/heartbeat.hpp). "ok": at least one live
+// instance and no stale one; "degraded": some are stale (died, or hang); "unavailable": none alive.
+json::Value component(const std::vector<heartbeat::Instance>& instances, bool* ok) {
+  int alive = 0;
+  json::Value list = json::Value::array();
+  for (const auto& i : instances) {
+    alive += i.alive();
+    json::Value one = json::Value::object();
+    one.set("id", i.id).set("heartbeat_age_s", static_cast<double>(i.age_ms) / 1000.0).set("alive", i.alive());
+    list.push(std::move(one));
+  }
+  const int stale = static_cast<int>(instances.size()) - alive;
+  const char* status = alive == 0 ? "unavailable" : stale > 0 ? "degraded" : "ok";
+  *ok = std::string_view(status) == "ok";
+  json::Value out = json::Value::object();
+  out.set("status", status).set("alive", alive).set("stale", stale).set("instances", std::move(list));
+  return out;
+}
+
+// 503 when PostgreSQL or Redis does not answer (the API cannot work), naming it. Otherwise 200: "healthy", or
+// "degraded" when a worker or realtime daemon is missing (the API works; live delivery or background jobs
+// do not), each component listed with its instances so that a monitor sees what is gone.
 Response health(Context& ctx, Request&) {
   bool pg = ctx.db.ping();
   bool redis = ctx.redis.ping();
   json::Value out = json::Value::object();
-  out.set("status", pg && redis ? "healthy" : "unhealthy")
-      .set("postgres", pg ? "ok" : "unavailable")
-      .set("redis", redis ? "ok" : "unavailable");
-  if (!pg || !redis) log::warn("health_degraded", {{"postgres", pg ? "ok" : "down"}, {"redis", redis ? "ok" : "down"}});
+  bool workers_ok = false;
+  bool realtime_ok = false;
+  json::Value workers;
+  json::Value realtime;
+  if (redis) {
+    try {
+      workers = component(heartbeat::read(ctx.redis, heartbeat::Kind::kWorker), &workers_ok);
+      realtime = component(heartbeat::read(ctx.redis, heartbeat::Kind::kRealtime), &realtime_ok);
+    } catch (const redis::RedisError&) {
+      redis = false;
+    }
+  }
+  const char* status = !pg || !redis ? "unhealthy" : workers_ok && realtime_ok ? "healthy" : "degraded";
+  out.set("status", status).set("postgres", pg ? "ok" : "unavailable").set("redis", redis ? "ok" : "unavailable");
+  if (redis) out.set("workers", std::move(workers)).set("realtime", std::move(realtime));
+  if (!pg || !redis || !workers_ok || !realtime_ok) {
+    log::warn("health_degraded", {{"postgres", pg ? "ok" : "down"}, {"redis", redis ? "ok" : "down"},
+                                  {"workers", workers_ok ? "ok" : "missing"}, {"realtime", realtime_ok ? "ok" : "missing"}});
+  }
   return Response::json(pg && redis ? 200 : 503, out);
 }
 
@@ -85,6 +122,14 @@ Response metrics(Context& ctx, Request&) {
     }
     metric("chat_jobs_oldest_age_seconds", "gauge", "Age of the oldest job in chat:jobs.");
     out += "chat_jobs_oldest_age_seconds " + std::to_string(age) + "\n";
+    metric("chat_heartbeat_age_seconds", "gauge",
+           "Age of the last heartbeat of each worker and realtime daemon (stale past 10 s: dead or hung).");
+    for (auto kind : {heartbeat::Kind::kWorker, heartbeat::Kind::kRealtime}) {
+      for (const auto& i : heartbeat::read(ctx.redis, kind)) {
+        out += std::string("chat_heartbeat_age_seconds{kind=\"") + heartbeat::name(kind) + "\",instance=\"" + i.id +
+               "\"} " + std::to_string(static_cast<double>(i.age_ms) / 1000.0) + "\n";
+      }
+    }
   } catch (const std::exception& e) {  // Redis down, or a reply not shaped as expected
     log::warn("metrics_redis_failed", {{"error", e.what()}});
     redis_up = false;

@@ -92,6 +92,7 @@ class Connection {
   int64_t last_read_ms = 0;
   int64_t last_ping_ms = 0;
   int64_t close_deadline_ms = 0;
+  int64_t stalled_since_ms = 0;  // output waits and the kernel took none of it since (0: not stalled)
   bool registered = false;  // in the hub
   std::string close_label;  // the close code for metrics, set when the close starts
 

@@ -1,4 +1,5 @@
-// chat-realtime: the epoll WebSocket daemon (API.md §9). Usage: chat-realtime [--port N] (or REALTIME_PORT).
+// chat-realtime: the epoll WebSocket daemon (API.md §9).
+// Usage: chat-realtime [--port N] [--socket PATH] (or REALTIME_PORT, REALTIME_SOCKET).
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -30,8 +31,10 @@ int main(int argc, char** argv) {
 
   chat::realtime::ServerOptions options;
   if (const char* p = std::getenv("REALTIME_PORT")) options.port = std::atoi(p);
+  if (const char* p = std::getenv("REALTIME_SOCKET")) options.unix_socket = p;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--port") == 0 && i + 1 < argc) options.port = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--socket") == 0 && i + 1 < argc) options.unix_socket = argv[++i];
   }
   if (options.port <= 0 || options.port > 65535) {
     chat::log::error("bad_port", {{"detail", "set REALTIME_PORT or pass --port N"}});

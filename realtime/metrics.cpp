@@ -41,7 +41,7 @@ std::string Metrics::render(uint64_t ring_size, uint64_t pending_auth) const {
   metric(out, "chat_realtime_frames_out_total", "counter", "Frames queued to sockets.", frames_out);
   metric(out, "chat_realtime_bytes_out_total", "counter", "Bytes written to sockets.", bytes_out);
   metric(out, "chat_realtime_backpressure_drops_total", "counter",
-         "Sockets closed with 1013 because their unsent output passed 4 MiB.", backpressure_drops);
+         "Sockets closed with 1013 because they stopped reading (unsent output past 4 MiB, or none of it taken for 10 s).", backpressure_drops);
   metric(out, "chat_realtime_pings_total", "counter", "Ping frames sent.", pings_sent);
   metric(out, "chat_realtime_client_messages_total", "counter", "Messages received from clients.", client_messages);
   metric(out, "chat_realtime_replayed_events_total", "counter", "Events replayed to resuming sockets.",

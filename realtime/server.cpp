@@ -10,6 +10,8 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +19,7 @@
 #include <thread>
 
 #include "core/crypto.hpp"
+#include "core/heartbeat.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
 
@@ -31,6 +34,13 @@ constexpr int64_t kSilenceLimitMs = 75'000;
 constexpr int64_t kRevocationSweepMs = 15'000;  // bounds a revocation missed by pub/sub
 constexpr int64_t kCloseWaitMs = 3'000;      // §7.1.1: wait this long for the peer's close frame
 constexpr size_t kReplayChunk = 1024 * 1024; // replay frames queued per drain
+// A socket with output waiting that the kernel has not taken a byte of for this long is not reading: it is
+// closed with 1013 like one whose output passed 4 MiB (which, at a slow rate, could take minutes).
+constexpr int64_t kOutputStallMs = 10'000;
+// The kernel send buffer of every socket (the kernel doubles it): fixed, because autotuning would let a
+// stalled reader park megabytes there (and nginx's side of the socket as much again) before the daemon's
+// own limits even count.
+constexpr int kSocketSendBuffer = 64 * 1024;
 
 std::string detail_body(const std::string& detail) { return "{\"detail\":" + json::quote(detail) + "}"; }
 
@@ -55,7 +65,8 @@ Server::Server(const Config& config, ServerOptions options)
       hub_(*this),
       ring_(20'000, 10 * 60 * 1000),
       auth_pool_(config, "chat-realtime-auth", options_.auth_threads),
-      lane_(config, "chat-realtime-lane", 1) {
+      lane_(config, "chat-realtime-lane", 1),
+      heartbeat_id_(heartbeat::instance_id(std::to_string(options_.port))) {
   presence_ = std::make_unique<Presence>(loop_, lane_, Presence::make_daemon_id(), [this] { return hub_.local_users(); });
   bridge_ = std::make_unique<RedisBridge>(
       config.redis_url, loop_, [this](RedisBridge::EventBatch b) { on_stream_events(std::move(b)); },
@@ -83,9 +94,34 @@ bool Server::listen_socket() {
                                  {"error", std::strerror(errno)}});
     return false;
   }
-  listen_id_ = loop_.add(listen_fd_.get(), EPOLLIN, [this](uint64_t, uint32_t) { on_accept(); });
+  listen_id_ = loop_.add(listen_fd_.get(), EPOLLIN, [this](uint64_t, uint32_t) { on_accept(listen_fd_.get()); });
   reserve_fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  return listen_id_ != 0;
+  if (listen_id_ == 0) return false;
+  return options_.unix_socket.empty() || listen_unix_socket();
+}
+
+// The local nginx's way in. Over a unix socket the bytes a stalled client has not taken wait in this daemon's
+// send buffer only (AF_UNIX charges them to the sender), where over TCP loopback nginx's receive buffer would
+// hold as much again: one bounded buffer per hop.
+bool Server::listen_unix_socket() {
+  const std::string& path = options_.unix_socket;
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) {
+    log::error("listen_failed", {{"call", "bind"}, {"socket", path}, {"error", "path too long"}});
+    return false;
+  }
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());  // left by a killed daemon
+  unix_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!unix_fd_ || ::bind(unix_fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::chmod(path.c_str(), 0666) != 0 || ::listen(unix_fd_.get(), options_.backlog) != 0) {
+    log::error("listen_failed", {{"call", "bind/listen"}, {"socket", path}, {"error", std::strerror(errno)}});
+    return false;
+  }
+  unix_id_ = loop_.add(unix_fd_.get(), EPOLLIN, [this](uint64_t, uint32_t) { on_accept(unix_fd_.get()); });
+  return unix_id_ != 0;
 }
 
 int Server::run() {
@@ -128,6 +164,8 @@ int Server::run() {
   bridge_->start(position);
   presence_->start();
   loop_.every(1000, [this] { tick(); });
+  loop_.every(heartbeat::kIntervalMs, [this] { beat(); });
+  beat();
   loop_.every(kRevocationSweepMs, [this] { sweep_revocations(); });
   // Connections finished while flushing are freed before the wait, so their fds close now, not a
   // whole epoll_wait later.
@@ -152,31 +190,30 @@ Connection* Server::find(uint64_t id) {
   return it == conns_.end() ? nullptr : it->second.get();
 }
 
-void Server::on_accept() {
+void Server::on_accept(int listen_fd) {
   for (int i = 0; i < 128; ++i) {  // a bounded batch, then back to the loop
-    sockaddr_in peer{};
+    sockaddr_storage peer{};
     socklen_t len = sizeof peer;
-    int fd = ::accept4(listen_fd_.get(), reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if ((errno == EMFILE || errno == ENFILE) && reserve_fd_) {
         // Out of descriptors: free the reserve to accept and close one, so the backlog does not spin the loop.
         reserve_fd_.reset();
-        int victim = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        int victim = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
         if (victim >= 0) ::close(victim);
         reserve_fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
         log::warn("accept_out_of_fds");
       }
       return;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // small frames go out at once
-    // A fixed kernel send buffer: autotuning would let a slow reader park megabytes in the kernel on
-    // top of the 4 MiB the daemon allows it, and the backpressure limit would mean little.
-    int sndbuf = 512 * 1024;
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-    char ip[INET_ADDRSTRLEN] = "?";
-    inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSocketSendBuffer, sizeof kSocketSendBuffer);
+    char ip[INET_ADDRSTRLEN] = "unix";  // nginx's X-Real-IP names the client then
+    if (peer.ss_family == AF_INET) {
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // small frames go out at once
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, ip, sizeof ip);
+    }
     UniqueFd owned(fd);
     uint64_t id = loop_.add(fd, EPOLLIN, [this](uint64_t wid, uint32_t ev) { on_io(wid, ev); });
     if (id == 0) continue;
@@ -324,11 +361,17 @@ void Server::send(uint64_t conn_id, const Frame& frame) {
     mark_dirty(*c);
     return;
   }
-  // Backpressure: the socket is not reading. Drop what waits, tell it 1013, and move on.
+  close_not_reading(*c, "output buffer full");
+}
+
+// Backpressure: the socket is not reading. Drop what waits, tell it 1013, and move on.
+void Server::close_not_reading(Connection& c, const char* reason) {
   ++metrics_.backpressure_drops;
-  log::info("ws_backpressure_close", {{"request_id", c->request_id}, {"user_id", c->user_id}});
-  c->drop_queue();
-  start_close(*c, ws::kCloseTryAgainLater, "output buffer full", 5000);
+  log::info("ws_backpressure_close", {{"request_id", c.request_id}, {"user_id", c.user_id}, {"reason", reason}});
+  c.drop_queue();
+  // The close frame waits behind what the kernel holds for the socket; a client that reads again within
+  // 20 s still gets it (and resumes with last_event_id) rather than a bare TCP close.
+  start_close(c, ws::kCloseTryAgainLater, reason, 20'000);
 }
 
 void Server::start_close(Connection& c, uint16_t code, std::string_view reason, int64_t wait_ms) {
@@ -385,6 +428,9 @@ void Server::flush_dirty() {
         break;
       }
       metrics_.bytes_out += written;
+      // The stall clock runs while output waits and the kernel takes none of it.
+      if (c->pending_bytes() == 0) c->stalled_since_ms = 0;
+      else if (written > 0 || c->stalled_since_ms == 0) c->stalled_since_ms = loop_.now_ms();
       if (!c->replaying || c->pending_bytes() > 0) break;
       // The socket took everything: queue the next slice of the replay, or end it with the held frames.
       size_t budget = 0;
@@ -452,6 +498,8 @@ void Server::tick() {
       case Connection::State::kOpen:
         if (now - c->last_read_ms > kSilenceLimitMs) {
           finish(*c, "timeout");  // a peer silent this long is gone; a close frame would not be read
+        } else if (c->stalled_since_ms != 0 && now - c->stalled_since_ms > kOutputStallMs) {
+          close_not_reading(*c, "output stalled");
         } else if (now - c->last_ping_ms >= kPingEveryMs) {
           c->queue_raw(ws::encode_ping());  // §5.5.2: the peer answers with a pong, which counts as activity
           c->last_ping_ms = now;
@@ -471,13 +519,36 @@ void Server::tick() {
   }
 }
 
+// The daemon's heartbeat (core/heartbeat.hpp) on the ordered lane, which has the Redis connection: /health
+// tells a daemon that is gone from one that is up. Redis down only delays the next beat.
+void Server::beat() {
+  lane_.submit([id = heartbeat_id_](Context& ctx) {
+    try {
+      heartbeat::beat(ctx.redis, heartbeat::Kind::kRealtime, id);
+    } catch (const redis::RedisError&) {
+    }
+  });
+}
+
 void Server::begin_shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
+  lane_.submit([id = heartbeat_id_](Context& ctx) {  // a clean stop is not a dead daemon
+    try {
+      heartbeat::gone(ctx.redis, heartbeat::Kind::kRealtime, id);
+    } catch (const redis::RedisError&) {
+    }
+  });
   log::info("realtime_shutdown", {{"sockets", std::to_string(hub_.socket_count())}});
   if (listen_id_) loop_.remove(listen_id_);
   listen_id_ = 0;
   listen_fd_.reset();
+  if (unix_id_) {
+    loop_.remove(unix_id_);
+    ::unlink(options_.unix_socket.c_str());
+  }
+  unix_id_ = 0;
+  unix_fd_.reset();
   presence_->shutdown(hub_.local_users());
   std::vector<uint64_t> ids;
   for (const auto& [id, c] : conns_) ids.push_back(id);

@@ -22,7 +22,8 @@ namespace chat::realtime {
 
 struct ServerOptions {
   std::string bind_address = "127.0.0.1";
-  int port = 0;
+  int port = 0;             // TCP: direct clients, /metrics, nginx on another host
+  std::string unix_socket;  // optional: the local nginx's way in (chmod 0666)
   int backlog = 4096;
   int auth_threads = 2;
 };
@@ -42,7 +43,8 @@ class Server : public Sink {
  private:
   // ---- server.cpp: sockets, the HTTP stage, closing, timers
   bool listen_socket();
-  void on_accept();
+  bool listen_unix_socket();
+  void on_accept(int listen_fd);
   void on_io(uint64_t id, uint32_t events);
   void on_readable(Connection& c);
   void on_http_request(Connection& c, ws::ParseResult& parsed);
@@ -50,11 +52,13 @@ class Server : public Sink {
                     const char* content_type = nullptr);
   void refuse_upgrade(Connection& c, int status, const std::string& detail, const ws::HeaderList& headers = {});
   void start_close(Connection& c, uint16_t code, std::string_view reason, int64_t wait_ms);
+  void close_not_reading(Connection& c, const char* reason);
   void finish(Connection& c, const std::string& label);
   void mark_dirty(Connection& c);
   void flush_dirty();
   void free_closed();
   void tick();
+  void beat();
   void begin_shutdown();
   Connection* find(uint64_t id);
 
@@ -98,12 +102,15 @@ class Server : public Sink {
   UniqueFd reserve_fd_;  // given up to accept-and-close when the process runs out of descriptors
   UniqueFd signal_fd_;
   uint64_t listen_id_ = 0;
+  UniqueFd unix_fd_;
+  uint64_t unix_id_ = 0;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
   std::vector<uint64_t> dirty_;
   std::vector<std::unique_ptr<Connection>> closed_;  // freed after dispatch
   std::unordered_map<std::string, int64_t> revoked_;  // session id or "*:<user>" → loop ms
   size_t pending_auth_ = 0;
   bool shutting_down_ = false;
+  std::string heartbeat_id_;  // "<host>:<port>" in chat:heartbeat:realtime
   int64_t shutdown_deadline_ms_ = 0;
 };
 

@@ -2,9 +2,12 @@
 // claims and runs the periodic jobs whose period has turned.
 #include "worker/scheduler.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <thread>
 
+#include "core/heartbeat.hpp"
 #include "core/log.hpp"
 #include "worker/jobs.hpp"
 #include "worker/keys.hpp"
@@ -44,6 +47,9 @@ std::string run_record(std::string_view type, int64_t period, const std::string&
          (ok ? "ok" : "failed") + " " + std::to_string(duration_ms);
 }
 
+Scheduler::Scheduler(const WorkerConfig& config, const Consumer& consumer, const std::atomic<bool>& stopping)
+    : config_(config), consumer_(consumer), stopping_(stopping), instance_(heartbeat::instance_id(heartbeat::supervised_name(std::to_string(getpid())))) {}
+
 void Scheduler::run() {
   db::Connection db(config_.core.database_url, "chat-worker-scheduler");
   redis::Client redis(config_.core.redis_url);
@@ -65,11 +71,19 @@ void Scheduler::run() {
     auto next = started + std::chrono::milliseconds(redis_down ? 500 : kTickMs);
     while (!stopping_.load() && Clock::now() < next) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  try {
+    heartbeat::gone(redis, heartbeat::Kind::kWorker, instance_);  // a clean stop is not a dead worker
+  } catch (const redis::RedisError&) {
+  }
 }
 
 void Scheduler::tick(Context& ctx, Queue& queue) {
   int64_t now = queue.server_time_ms();
   for (int i = 0; i < kMoveRounds && queue.move_due(now, kMoveBatch) == kMoveBatch; ++i) {
+  }
+  if (now >= next_beat_ms_) {
+    heartbeat::beat(ctx.redis, heartbeat::Kind::kWorker, instance_);
+    next_beat_ms_ = now + heartbeat::kIntervalMs;
   }
   if (now >= next_heartbeat_ms_) {
     queue.heartbeat(consumer_.in_flight());

@@ -33,10 +33,10 @@ std::string run_record(std::string_view type, int64_t period, const std::string&
 
 class Scheduler {
  public:
-  Scheduler(const WorkerConfig& config, const Consumer& consumer, const std::atomic<bool>& stopping)
-      : config_(config), consumer_(consumer), stopping_(stopping) {}
+  Scheduler(const WorkerConfig& config, const Consumer& consumer, const std::atomic<bool>& stopping);
 
-  // Ticks until the worker stops.
+  // Ticks until the worker stops; also beats the worker's heartbeat (core/heartbeat.hpp), and removes it
+  // when the worker stops cleanly.
   void run();
 
  private:
@@ -47,7 +47,9 @@ class Scheduler {
   const Consumer& consumer_;
   const std::atomic<bool>& stopping_;
   std::map<std::string_view, int64_t> last_period_;
-  int64_t next_heartbeat_ms_ = 0;
+  int64_t next_heartbeat_ms_ = 0;  // of the claims of running jobs
+  std::string instance_;           // this worker's id in chat:heartbeat:worker
+  int64_t next_beat_ms_ = 0;
 };
 
 }  // namespace chat::worker

@@ -34,6 +34,7 @@ import os
 import re
 import resource
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -321,7 +322,8 @@ class Api:
 
 
 def idle_capacity(api: Api, run_dir: str, port: int) -> dict:
-    pid = int(open(f"{run_dir}/pids/chat-realtime-1.pid").read().split()[0])
+    pid = int(subprocess.run(["supervisorctl", "-c", f"{run_dir}/supervisord.conf", "pid", "chat-realtime-1"],
+                             capture_output=True, text=True, check=True).stdout.strip())
     tokens = []
     for _ in range(IDLE_USERS):
         _, tok = api.register("idle")

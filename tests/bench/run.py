@@ -41,6 +41,8 @@ def start_stack():
     m = re.search(r"chat stack ready: (http://\S+)", out.stdout)
     if out.returncode != 0 or not m:
         sys.exit(f"stack did not start:\n{out.stdout}\n{out.stderr}")
+    durable = env.get("CHAT_PG_DURABLE", "1") != "0"
+    print(f"PostgreSQL {'durable (fsync and synchronous commit on, as make run)' if durable else 'NOT durable (CHAT_PG_DURABLE=0: fsync off)'}")
     return base, env, m.group(1)
 
 

@@ -7,7 +7,6 @@ import hmac
 import json
 import os
 import re
-import shlex
 import shutil
 import signal
 import socket
@@ -16,6 +15,7 @@ import tempfile
 import time
 import uuid
 from collections import namedtuple
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -446,27 +446,6 @@ def wait_until(fn, timeout: float, what: str, interval: float = 0.05):
         time.sleep(interval)
 
 
-def redis_settings(sock: str) -> dict:
-    """What the running server was started with: what restart_redis needs to start it the same way."""
-    cfg = {}
-    for key in ("unixsocket", "unixsocketperm", "dir", "pidfile", "logfile"):
-        out = redis_cli_run(sock, "config", "get", key).stdout.splitlines()
-        assert len(out) == 2 and out[0] == key, out
-        cfg[key] = out[1]
-    return cfg
-
-
-def restart_redis(cfg: dict) -> None:
-    """deploy/stack.sh's Redis command line with those settings; returns once it answers PING."""
-    subprocess.run(
-        ["redis-server", "--port", "0", "--unixsocket", cfg["unixsocket"], "--unixsocketperm", cfg["unixsocketperm"],
-         "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--dir", cfg["dir"], "--daemonize", "yes", "--pidfile", cfg["pidfile"],
-         "--logfile", cfg["logfile"]],
-        check=True, timeout=30, stdin=subprocess.DEVNULL, capture_output=True,
-    )
-    wait_until(lambda: redis_cli_run(cfg["unixsocket"], "ping", check=False).stdout.strip() == "PONG", 10,
-               "the restarted redis to answer PING")
-
 PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl"
 
 
@@ -483,6 +462,63 @@ def pg_accepts(stack) -> bool:
                           capture_output=True, text=True).stdout.strip() == "1"
 
 
+def redis_answers(stack) -> bool:
+    return redis_cli_run(stack.redis_sock, "ping", check=False).stdout.strip() == "PONG"
+
+
+READY = {"postgres": pg_accepts, "redis": redis_answers}
+
+
+def ctl(stack, *args, check: bool = True) -> subprocess.CompletedProcess:
+    """supervisorctl of the stack (deploy/stack.sh runs every program under supervisord)."""
+    r = subprocess.run(["supervisorctl", "-c", str(stack.run_dir / "supervisord.conf"), *args],
+                       capture_output=True, text=True, timeout=90)
+    if check:
+        assert r.returncode == 0, f"supervisorctl {' '.join(args)} -> {r.returncode}: {r.stdout}{r.stderr}"
+    return r
+
+
+def program_pid(stack, name: str) -> int:
+    """The pid of one supervised program ("postgres", "chat-realtime-1", "chat-worker:chat-worker-1", ...)."""
+    out = ctl(stack, "pid", name, check=False).stdout.strip()
+    assert out.isdigit() and int(out) > 0, f"{name} is not running: {out!r}"
+    return int(out)
+
+
+def wait_restarted(stack, name: str, old_pid: int, timeout: float = 30) -> int:
+    """Until the supervisor has started `name` again (a new pid, RUNNING) and, for a server, it answers."""
+    def back():
+        out = ctl(stack, "status", name, check=False).stdout
+        if "RUNNING" not in out:
+            return None
+        pid = program_pid(stack, name)
+        return pid if pid != old_pid else None
+    pid = wait_until(back, timeout, f"the supervisor to start {name} again")
+    if name in READY:
+        wait_until(lambda: READY[name](stack), timeout, f"{name} to answer after its restart")
+    return pid
+
+
+def stop_service(stack, name: str) -> None:
+    """Stops a program for good (the supervisor does not start it again until start_service)."""
+    ctl(stack, "stop", name)
+
+
+def start_service(stack, name: str) -> None:
+    ctl(stack, "start", name)
+    if name in READY:
+        wait_until(lambda: READY[name](stack), 30, f"{name} to answer after its start")
+
+
+@contextmanager
+def service_stopped(stack, name: str):
+    stop_service(stack, name)
+    try:
+        yield
+    finally:
+        start_service(stack, name)
+
+
 def postmaster_pid(stack) -> int | None:
     try:
         return int((stack.run_dir / "pg" / "postmaster.pid").read_text().split()[0])
@@ -491,28 +527,22 @@ def postmaster_pid(stack) -> int | None:
 
 
 def restart_postgres(stack, mode: str = "fast") -> None:
-    """Stops the stack's PostgreSQL and waits until it accepts connections again.
+    """Takes the stack's PostgreSQL down and waits until it accepts connections again.
 
-    mode "fast": a clean restart; "immediate": a crash as `pg_ctl -m immediate` makes it (no checkpoint, crash
-    recovery at start); "kill": kill -9 of the postmaster (its backends then exit by themselves)."""
-    datadir = stack.run_dir / "pg"
-    log = str(stack.run_dir / "logs" / "postgres.log")
-    if mode == "kill":
-        pid = postmaster_pid(stack)
-        assert pid, "no postmaster.pid"
-        # the options it was started with (socket dir, settings): `pg_ctl start` would not reuse them
-        opts = shlex.split((datadir / "postmaster.opts").read_text())
-        opts = [o for i, o in enumerate(opts[1:], 1) if o != "-D" and opts[i - 1] != "-D"]
-        os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: not pg_accepts(stack), 10, "PostgreSQL to go away after kill -9 of its postmaster")
-        # the backends notice their postmaster's death and exit; until then the new one refuses to start
-        wait_until(lambda: as_postgres(PG_CTL, "-D", str(datadir), "-l", log, "-o", shlex.join(opts), "-w", "-t",
-                                       "60", "start", cwd=stack.run_dir).returncode == 0 or pg_accepts(stack),
-                   30, "PostgreSQL to start again after its postmaster was killed", interval=0.5)
+    mode "fast": a clean restart through the supervisor; "immediate": a crash as `pg_ctl -m immediate` makes it
+    (no checkpoint, crash recovery at start); "kill": kill -9 of the postmaster (its backends then exit by
+    themselves). After a crash the supervisor starts PostgreSQL again, as systemd does in production."""
+    if mode == "fast":
+        ctl(stack, "restart", "postgres")
     else:
-        r = as_postgres(PG_CTL, "-D", str(datadir), "-l", log, "-m", mode, "-w", "-t", "60", "restart",
-                        cwd=stack.run_dir)
-        assert r.returncode == 0, r.stdout + r.stderr
+        pid = program_pid(stack, "postgres")
+        if mode == "kill":
+            os.kill(pid, signal.SIGKILL)
+        else:
+            r = as_postgres(PG_CTL, "-D", str(stack.run_dir / "pg"), "-m", "immediate", "-w", "-t", "30", "stop",
+                            cwd=stack.run_dir)
+            assert r.returncode == 0, r.stdout + r.stderr
+        wait_restarted(stack, "postgres", pid, timeout=60)
     wait_until(lambda: pg_accepts(stack), 30, "PostgreSQL to accept connections again")
 
 

@@ -1,12 +1,11 @@
-"""A chat-realtime daemon killed with SIGKILL (docs/events.md §5): its users are reported offline by the other
-daemon's presence sweep; the daemon is then started again the way deploy/stack.sh starts it, on the same port
-behind nginx, and a client resumes through it from an event older than the new process (replayed from Redis)
-or gets resync_required for an id the stream no longer holds.
+"""A chat-realtime daemon killed with SIGKILL (docs/events.md §5): its users are reported offline by the presence
+sweep; the stack's supervisor starts the daemon again on the same port behind nginx, and a client resumes through
+it from an event older than the new process (replayed from Redis) or gets resync_required for an id the stream no
+longer holds.
 
 Runs after the other WebSocket modules (it kills a daemon); leaves the stack as it found it."""
 import os
 import signal
-import subprocess
 import time
 
 import pytest
@@ -15,7 +14,7 @@ from chat_helpers import (  # noqa: F401 (fixtures: api_fixture is `api`, users_
     _user_pool, api_fixture, users_fixture,
     H, create_channel, join, send, uid,
 )
-from conftest import parse_env_file
+from conftest import wait_restarted
 from ws_helpers import event_key, http_get_status, rt, wait_until, ws  # noqa: F401 (fixtures rt, ws)
 
 VICTIM = 0  # index of the daemon that is killed (chat-realtime-1); the watcher sits on the other one
@@ -28,47 +27,29 @@ def daemon_pid(rt, index: int) -> int:
     return pid
 
 
-def start_daemon(rt, index: int) -> subprocess.Popen:
-    """deploy/stack.sh's start_daemon for chat-realtime-N: in the run dir, its own session, chat.env's
-    environment (CHAT_ENV_FILE too), output appended to logs/chat-realtime-N.log, pid in pids/."""
-    env_file = rt.run_dir / "chat.env"
-    env = dict(os.environ)
-    env.update(parse_env_file(env_file))
-    env["CHAT_ENV_FILE"] = str(env_file)
-    binary = os.path.join(env["CHAT_BUILD_DIR"], "chat-realtime")
+def restarted(stack, rt, index: int, old_pid: int) -> int:
+    """Waits for the supervisor to have started the killed daemon again, answering on its port."""
+    pid = wait_restarted(stack, rt.program(index), old_pid)
     port = rt.ports[index]
-    log = open(rt.run_dir / "logs" / f"chat-realtime-{index + 1}.log", "ab")
-    try:
-        proc = subprocess.Popen([binary, "--port", str(port)], cwd=rt.run_dir, env=env, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    finally:
-        log.close()
-    rt.pid_file(index).write_text(f"{proc.pid}\n")
-    wait_until(lambda: http_get_status(f"http://127.0.0.1:{port}/metrics") == 200 or proc.poll() is not None, 20,
+    wait_until(lambda: http_get_status(f"http://127.0.0.1:{port}/metrics") == 200, 20,
                f"the restarted chat-realtime on port {port} to answer /metrics")
-    assert proc.poll() is None, f"the restarted chat-realtime exited with {proc.returncode}"
-    return proc
+    return pid
 
 
 @pytest.fixture(scope="module")
 def killed(rt, api, _user_pool):
-    """Kills daemon VICTIM with SIGKILL after setting the scene; yields what the tests look at; the daemon is
-    started again in any case."""
+    """The scene of the kill; yields what the tests look at."""
     victim, watcher, reader, sender = _user_pool.take(4)
     ch = create_channel(api, watcher)
     join(api, victim, ch["id"])
     join(api, reader, ch["id"])
     join(api, sender, ch["id"])
     scene = {"victim": victim, "watcher": watcher, "reader": reader, "sender": sender, "channel": ch}
-    try:
-        yield scene, lambda: start_daemon(rt, VICTIM)
-    finally:
-        if http_get_status(f"http://127.0.0.1:{rt.ports[VICTIM]}/metrics") != 200:
-            start_daemon(rt, VICTIM)
+    yield scene
 
 
-def test_users_of_a_killed_daemon_go_offline_and_the_daemon_comes_back(api, rt, ws, killed, redis_cli):
-    scene, restart = killed
+def test_users_of_a_killed_daemon_go_offline_and_the_daemon_comes_back(stack, api, rt, ws, killed, redis_cli):
+    scene = killed
     victim, watcher, reader, sender, ch = (scene[k] for k in ("victim", "watcher", "reader", "sender", "channel"))
     survivor = 1 - VICTIM
     sw = ws(watcher, port=rt.ports[survivor])
@@ -89,7 +70,7 @@ def test_users_of_a_killed_daemon_go_offline_and_the_daemon_comes_back(api, rt, 
     os.kill(pid, signal.SIGKILL)
     sv.wait_closed(5)
     assert sv.close_code == 1006, f"a killed daemon cannot close cleanly: {sv.close_code}"
-    missed.append(send(api, sender, ch["id"], "while the daemon is dead"))
+    missed.append(send(api, sender, ch["id"], "while the daemon is down"))
 
     f = sw.wait(lambda f: f.type == "user_status" and f.obj["user_id"] == uid(victim) and f.obj["status"] == "offline",
                 30, "user_status offline of the killed daemon's user", since=mark)
@@ -101,9 +82,8 @@ def test_users_of_a_killed_daemon_go_offline_and_the_daemon_comes_back(api, rt, 
     sw.wait_event("new_message", 5, since=mark, data_id=m["id"])
     missed.append(m)
 
-    # back on the same port, behind nginx as before
-    restart()
-    assert daemon_pid(rt, VICTIM) != pid
+    # back on the same port, behind nginx as before: the supervisor started it again
+    assert restarted(stack, rt, VICTIM, pid) != pid
     mark = sw.mark()
     sv2 = ws(victim, port=rt.ports[VICTIM])
     sw.wait_event("user_status", 10, since=mark, user_id=uid(victim), status="online")
@@ -121,7 +101,7 @@ def test_users_of_a_killed_daemon_go_offline_and_the_daemon_comes_back(api, rt, 
 
 def test_resume_from_an_event_older_than_the_restarted_daemon(rt, ws, killed):
     """The new process's memory starts at its start: the missed events come from Redis (XRANGE), then its own."""
-    scene, _ = killed
+    scene = killed
     assert "missed" in scene, "the kill test did not get that far"
     s = ws(scene["reader"], port=rt.ports[VICTIM], last_event_id=scene["last_seen"])
     missed = scene["missed"]
@@ -135,7 +115,7 @@ def test_resume_from_an_event_older_than_the_restarted_daemon(rt, ws, killed):
 def test_an_id_trimmed_from_the_stream_gets_resync_required(api, rt, ws, killed, redis_cli):
     """The worker trims chat:events with XTRIM MINID past its window; the same trim here, up to an event the
     reader saw, makes that id too old for a daemon that no longer holds it in memory."""
-    scene, _ = killed
+    scene = killed
     assert "missed" in scene, "the kill test did not get that far"
     last = scene["last_seen"]
     ms, n = last.split("-")

@@ -8,7 +8,7 @@ from chat_helpers import (  # noqa: F401 (fixtures: api_fixture is `api`, users_
     _user_pool, api_fixture, users_fixture,
     assert_event_entry, create_channel, http_client, send_raw, stream_after, uniq,
 )
-from conftest import redis_cli_run, redis_settings, restart_redis
+from conftest import redis_cli_run, start_service, stop_service
 
 
 def wait_health(base_url, status, timeout=20.0):
@@ -28,11 +28,9 @@ def test_sends_survive_redis_down_and_are_relayed_in_order(api, users, stack, db
     r = api.post("/api/v1/channels/join", json={"channel_id": cid}, headers={"Authorization": f"Bearer {member.access}"})
     assert r.status_code == 200, r.text
     sock = stack.redis_sock
-    cfg = redis_settings(sock)
-    assert cfg["unixsocket"] == sock, cfg
     assert db("SELECT count(*) FROM outbox WHERE conversation_id = :'p1'", cid) == [["0"]]
 
-    redis_cli_run(sock, "shutdown", "nosave", check=False)
+    stop_service(stack, "redis")
     try:
         deadline = time.monotonic() + 10
         while redis_cli_run(sock, "ping", check=False).stdout.strip() == "PONG":
@@ -55,7 +53,7 @@ def test_sends_survive_redis_down_and_are_relayed_in_order(api, users, stack, db
         assert [p["data"]["id"] for p in payloads] == [m["id"] for m in sent]
         assert [p["data"] for p in payloads] == sent
     finally:
-        restart_redis(cfg)
+        start_service(stack, "redis")
 
     r = send_raw(api, member, cid, "redis is back")
     assert r.status_code == 201, r.text

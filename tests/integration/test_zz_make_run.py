@@ -1,10 +1,12 @@
-"""`make run` starts the whole stack; one SIGTERM to make stops every process of it."""
+"""`make run` starts the whole stack and says so in a few stage lines; one SIGTERM to make, or a Ctrl-C in a terminal
+whose output goes through a pipe (`make run 2>&1 | tee run.log`), stops every process of it."""
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -43,8 +45,21 @@ def descendants(root):
     return out
 
 
-def read_pid_file(path):
-    return [int(x) for x in Path(path).read_text().split() if x.isdigit()]
+def stack_processes(run_dir):
+    """supervisord and every process it started (they carry its socket in their environment), with their children."""
+    url = f"SUPERVISOR_SERVER_URL=unix://{run_dir}/supervisor.sock".encode()
+    pids = set()
+    for pid in all_pids():
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if url in env or f"{run_dir}/supervisord.conf".encode() in cmd:
+            pids.add(pid)
+    for parent in list(pids):
+        pids |= descendants(parent)  # postgres backends, nginx workers
+    return pids
 
 
 def alive(pid, starttime):
@@ -98,18 +113,17 @@ def test_make_run_and_sigterm():
         r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10)
         assert r.status_code == 200, r.text
 
-        pids = set()
-        for f in (run_dir / "pids").glob("*.pid"):
-            pids.update(read_pid_file(f))
-        assert (run_dir / "pids" / "nginx.pid").is_file() and (run_dir / "pids" / "redis.pid").is_file(), \
-            sorted(p.name for p in (run_dir / "pids").iterdir())
+        pids = stack_processes(run_dir)
         postmaster = int((run_dir / "pg" / "postmaster.pid").read_text().splitlines()[0])
-        pids.add(postmaster)
-        for parent in list(pids):
-            pids |= descendants(parent)  # postgres backends, nginx workers
+        assert postmaster in pids, (postmaster, pids)
         pids |= descendants(proc.pid)     # make's own children: stack.sh, tail, ...
         watched = {p: proc_stat(p)[2] for p in pids if proc_stat(p)}
-        assert len(watched) >= 6, watched  # postgres (+children), redis, nginx (+workers), handlers
+        assert len(watched) >= 20, watched  # supervisord, postgres (+children), redis, nginx (+workers), handlers...
+        # the stages, and no make or cmake chatter
+        text = "\n".join(lines)
+        for stage in ("[1/5] deps", "[2/5] build", "[3/5] database", "[4/5] services", "[5/5] ready"):
+            assert stage in text, f"no {stage!r} line in make run's output:\n{text}"
+        assert "Entering directory" not in text and "Building CXX" not in text, text
 
         os.kill(proc.pid, signal.SIGTERM)
         try:
@@ -123,6 +137,47 @@ def test_make_run_and_sigterm():
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # our own process group (start_new_session)
+            proc.wait(10)
+        subprocess.run(["bash", str(REPO / "deploy" / "stack.sh"), "down"], cwd=REPO, env=env,
+                       capture_output=True, timeout=120)
+        if passed:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            print(f"make run's run dir kept: {run_dir}")
+
+
+def test_ctrl_c_of_make_run_piped_through_tee_stops_everything(tmp_path):
+    """What a terminal does on Ctrl-C: SIGINT to the whole foreground process group, tee included, so the
+    script's output pipe dies while it is stopping the stack."""
+    run_dir = make_run_dir("chat-mp-")
+    port = free_port()
+    env = stack_env(run_dir, port)
+    log = tmp_path / "run.log"
+    proc = subprocess.Popen(["bash", "-c", f"make run 2>&1 | tee {log}"], cwd=REPO, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # its own process group: the "terminal's" foreground group
+    passed = False
+    try:
+        ready_line = f"chat stack ready: http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while ready_line not in (log.read_text(errors="replace") if log.exists() else ""):
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                "make run did not get ready\n" + (log.read_text() if log.exists() else "") + log_tails(run_dir)
+            time.sleep(0.2)
+        pids = stack_processes(run_dir)
+        watched = {p: proc_stat(p)[2] for p in pids if proc_stat(p)}
+        assert len(watched) >= 20, watched
+        os.killpg(proc.pid, signal.SIGINT)
+        deadline = time.monotonic() + 40
+        while {p for p, start in watched.items() if alive(p, start)} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = {p: cmdline(p) for p, start in watched.items() if alive(p, start)}
+        assert not left, f"still alive 40 s after Ctrl-C of `make run | tee`: {left}"
+        assert not port_answers(port), f"port {port} still answers after Ctrl-C"
+        passed = True
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
         subprocess.run(["bash", str(REPO / "deploy" / "stack.sh"), "down"], cwd=REPO, env=env,
                        capture_output=True, timeout=120)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import redis_cli_run, redis_settings, restart_redis
+from conftest import redis_cli_run, start_service, stop_service
 from worker_helpers import EVENTS, JOBS, Redis, entries, join, last_id, new_channel, send, uniq, wait_until
 
 
@@ -15,10 +15,9 @@ def test_events_committed_while_redis_was_down_arrive_in_order_with_no_new_reque
     cid = new_channel(api, alice)
     join(api, bob, cid)
     sock = stack.redis_sock
-    cfg = redis_settings(sock)
     with Redis(sock) as r:  # Redis keeps its streams across the restart (append-only file): only what comes after
         after = tuple(int(x) for x in last_id(r, EVENTS).split("-"))
-    redis_cli_run(sock, "shutdown", "nosave", check=False)
+    stop_service(stack, "redis")
     try:
         wait_until(lambda: redis_cli_run(sock, "ping", check=False).stdout.strip() != "PONG", 10, "redis to stop")
         sent = [send(api, alice, cid, f"while redis is down {i} {uniq()}") for i in range(3)]
@@ -26,7 +25,7 @@ def test_events_committed_while_redis_was_down_arrive_in_order_with_no_new_reque
         pending = db("SELECT stream, event_type FROM outbox WHERE conversation_id = :'p1' ORDER BY id", cid)
         assert pending == [["events", "new_message"]] * 4 + [["jobs", "mention_notification"]], pending
     finally:
-        restart_redis(cfg)
+        start_service(stack, "redis")
     t0 = time.monotonic()
     with Redis(sock) as r:
         def delivered():

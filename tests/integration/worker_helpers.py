@@ -160,6 +160,7 @@ class WorkerProc:
     """One chat-worker started by a test; its log goes to <run dir>/logs/<name>.log."""
 
     def __init__(self, stack, name: str, **env):
+        self.stack = stack
         self.name = name
         self.log_path = stack.run_dir / "logs" / f"{name}.log"
         self.log = open(self.log_path, "ab")
@@ -198,6 +199,10 @@ class WorkerProc:
         if self.alive():
             self.proc.kill()
             self.proc.wait(timeout=10)
+        # A killed worker's heartbeat stays, stale, for /health to report (core/heartbeat.hpp); this one was
+        # killed on purpose, so the suite's later /health checks must not see it.
+        subprocess.run(["redis-cli", "-s", self.stack.redis_sock, "ZREM", "chat:heartbeat:worker", self.consumer],
+                       capture_output=True, timeout=10)
 
     def stop(self):
         try:
@@ -237,26 +242,18 @@ def _pid_alive(pid: int) -> bool:
 
 @contextmanager
 def stack_workers_paused(stack):
-    """Stops the stack's own chat-worker daemons (they run without test jobs, and would dead-letter them
-    as unknown types) and starts them again the way deploy/stack.sh does, pid files included."""
-    pids_dir = stack.run_dir / "pids"
-    stopped = []
-    for pid_file in sorted(pids_dir.glob("chat-worker-*.pid")):
-        pid = int(pid_file.read_text().split()[0])
-        if _pid_alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            stopped.append((pid_file, pid))
-    for pid_file, pid in stopped:
-        wait_until(lambda: not _pid_alive(pid), 15, f"{pid_file.name} to exit after SIGTERM")
+    """Stops the stack's own chat-worker daemons (they run without test jobs, and would dead-letter them as
+    unknown types) through its supervisor, and starts them again afterwards."""
+    out = subprocess.run(["supervisorctl", "-c", str(stack.run_dir / "supervisord.conf"), "stop", "chat-worker:*"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    names = [line.split(":")[1] for line in out.stdout.splitlines() if ": stopped" in line]
     try:
-        yield [p.stem for p, _ in stopped]
+        yield names
     finally:
-        for pid_file, _ in stopped:
-            log = open(stack.run_dir / "logs" / f"{pid_file.stem}.log", "ab")
-            p = subprocess.Popen(["setsid", str(build_dir(stack) / "chat-worker")], cwd=stack.run_dir,
-                                 env=worker_env(stack), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-            log.close()
-            pid_file.write_text(f"{p.pid}\n")
+        r = subprocess.run(["supervisorctl", "-c", str(stack.run_dir / "supervisord.conf"), "start", "chat-worker:*"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
 
 
 # --------------------------------------------------------------------------------------------

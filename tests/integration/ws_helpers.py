@@ -19,6 +19,7 @@ import json
 import os
 import socket
 import struct
+import subprocess
 import threading
 import time
 import urllib.error
@@ -62,12 +63,15 @@ class Realtime:
         raw = self.env.get("REALTIME_PORTS", "")
         return [int(p) for p in raw.split(",") if p]
 
-    def pid_file(self, index: int) -> Path:
-        """pids/chat-realtime-N.pid of the daemon listening on ports[index] (stack.sh numbers them from 1)."""
-        return self.run_dir / "pids" / f"chat-realtime-{index + 1}.pid"
+    def program(self, index: int) -> str:
+        """The supervised program of the daemon listening on ports[index] (stack.sh numbers them from 1)."""
+        return f"chat-realtime-{index + 1}"
 
     def pid(self, index: int) -> int:
-        return int(self.pid_file(index).read_text().split()[0])
+        out = subprocess.run(["supervisorctl", "-c", str(self.run_dir / "supervisord.conf"), "pid",
+                              self.program(index)], capture_output=True, text=True, timeout=30).stdout.strip()
+        assert out.isdigit() and int(out) > 0, f"{self.program(index)} is not running: {out!r}"
+        return int(out)
 
     def metrics(self, index: int) -> dict:
         return metrics_of(self.ports[index])

@@ -1,0 +1,54 @@
+// Heartbeats of workers and realtime daemons: one sorted set per kind, pruned by the writers.
+#include "core/heartbeat.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+namespace chat::heartbeat {
+
+const char* key(Kind kind) { return kind == Kind::kWorker ? "chat:heartbeat:worker" : "chat:heartbeat:realtime"; }
+const char* name(Kind kind) { return kind == Kind::kWorker ? "worker" : "realtime"; }
+
+std::string instance_id(const std::string& suffix) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || !host[0]) std::snprintf(host, sizeof host, "localhost");
+  return std::string(host) + ":" + suffix;
+}
+
+std::string supervised_name(const std::string& fallback) {
+  for (const char* var : {"CHAT_INSTANCE", "SUPERVISOR_PROCESS_NAME"}) {
+    if (const char* v = std::getenv(var); v && *v) return v;
+  }
+  return fallback;
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void beat(redis::Client& redis, Kind kind, const std::string& id) {
+  const int64_t now = wall_ms();
+  redis.command({"ZADD", key(kind), std::to_string(now), id});
+  redis.command({"ZREMRANGEBYSCORE", key(kind), "-inf", "(" + std::to_string(now - kForgetAfterMs)});
+}
+
+void gone(redis::Client& redis, Kind kind, const std::string& id) { redis.command({"ZREM", key(kind), id}); }
+
+std::vector<Instance> read(redis::Client& redis, Kind kind) {
+  const int64_t now = wall_ms();
+  redis::Reply r = redis.command({"ZREVRANGE", key(kind), "0", "-1", "WITHSCORES"});
+  if (r.is_error()) throw redis::RedisError("ZREVRANGE refused: " + r.str());
+  std::vector<Instance> out;
+  for (size_t i = 0; i + 1 < r.size(); i += 2) {
+    int64_t at = std::atoll(r.element(i + 1).str().c_str());
+    out.push_back({r.element(i).str(), std::max<int64_t>(0, now - at)});
+  }
+  return out;
+}
+
+}  // namespace chat::heartbeat
