@@ -5,8 +5,8 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps build run up down status migrate test unit-test sanitize-test fuzz-test integration-test bench \
-        format clean
+.PHONY: all deps build run up down status migrate test unit-test sanitize-test fuzz-test integration-test chaos-test \
+        bench format clean
 
 all: build
 
@@ -42,7 +42,7 @@ migrate: build
 	@deploy/stack.sh migrate
 
 test: build
-	@$(MAKE) --no-print-directory unit-test sanitize-test fuzz-test integration-test
+	@$(MAKE) --no-print-directory unit-test sanitize-test fuzz-test integration-test chaos-test
 
 unit-test:
 	@ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
@@ -53,13 +53,19 @@ sanitize-test:
 	@cmake --build build-asan -j$(JOBS) --target chat_unit_tests
 	@ctest --test-dir build-asan --output-on-failure -j$(JOBS)
 
-# libFuzzer on the WebSocket decoder and handshake parser, for a bounded time.
+# libFuzzer, for a bounded time each: the WebSocket decoder and handshake parser; the REST input layer (body,
+# form, query, path and header readers, URL decoding, JSON, the router).
 fuzz-test:
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-30} tests/fuzz/run.sh build-fuzz
 
 integration-test:
 	@$(PYTHON) -m pytest tests/integration -q -p no:cacheprovider
 
+# Its own stack, every program killed or crashed under load (about 3 minutes): nothing acknowledged is lost.
+chaos-test:
+	@$(PYTHON) -m pytest tests/chaos -q -s -p no:cacheprovider
+
+# PostgreSQL durable, as make run has it; CHAT_PG_DURABLE=0 make bench measures without fsync (and says so).
 bench: build
 	@$(PYTHON) tests/bench/run.py
 	@$(PYTHON) tests/bench/realtime.py
