@@ -62,11 +62,12 @@ def test_no_request_fails_after_postgres_comes_back(stack, register, mode):
     assert not bad, f"{len(bad)} of {len(first)} requests failed right after the restart ({mode}): {bad[:6]}"
 
 
-@pytest.mark.parametrize("how", ["terminate", "kill"])
+@pytest.mark.parametrize("how", ["terminate", "kill", "crash"])
 def test_connection_lost_inside_a_transaction_is_503(stack, api, how):
     """Registration takes an advisory lock inside its transaction; while psql holds it, the handler waits there.
-    Losing that backend mid-transaction — terminated (SQLSTATE 57P01), or killed, which makes PostgreSQL restart
-    every backend (the handler sees only a closed socket) — answers 503, not 500."""
+    Losing that backend mid-transaction — terminated (SQLSTATE 57P01), killed (the handler sees only a closed
+    socket), or told to quit because another backend crashed (57P02: PostgreSQL restarts every backend) —
+    answers 503, not 500."""
     url = stack.database_url
     holder_ready = threading.Event()
     release = threading.Event()
@@ -111,8 +112,12 @@ def test_connection_lost_inside_a_transaction_is_503(stack, api, how):
             15, "the registration to wait for the advisory lock inside its transaction")
         if how == "terminate":
             psql(url, "SELECT pg_terminate_backend(:'p1')", waiting[0][0])
-        else:
+        elif how == "kill":
             os.kill(int(waiting[0][0]), signal.SIGKILL)
+        else:  # the lock holder's backend dies: a crash of "another server process" for the handler's
+            holder_pid = psql(url, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = 727201 "
+                                   "AND granted")[0][0]
+            os.kill(int(holder_pid), signal.SIGKILL)
         t.join(30)
         assert not t.is_alive(), "the registration did not answer after its backend was terminated"
     finally:
