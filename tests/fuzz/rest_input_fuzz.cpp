@@ -25,19 +25,12 @@
 #include "core/json.hpp"
 #include "core/router.hpp"
 #include "core/validate.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using namespace chat;
 using namespace chat::http;
-
-#define FUZZ_CHECK(cond)                                                                 \
-  do {                                                                                   \
-    if (!(cond)) {                                                                       \
-      std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-      std::abort();                                                                      \
-    }                                                                                    \
-  } while (0)
 
 constexpr size_t kNoMax = std::numeric_limits<size_t>::max();
 

@@ -82,6 +82,19 @@ def port_answers(port):
         return False
 
 
+def clean_up(proc, env, run_dir, passed):
+    """Whatever the test left: make's process group (its own session), the stack, the run dir if it passed."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    subprocess.run(["bash", str(REPO / "deploy" / "stack.sh"), "down"], cwd=REPO, env=env,
+                   capture_output=True, timeout=120)
+    if passed:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    else:
+        print(f"make run's run dir kept: {run_dir}")
+
+
 def test_make_run_and_sigterm():
     assert shutil.which("make"), "make is not installed"
     run_dir = make_run_dir("chat-mr-")
@@ -135,15 +148,7 @@ def test_make_run_and_sigterm():
         assert not port_answers(port), f"port {port} still answers after make exited"
         passed = True
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)  # our own process group (start_new_session)
-            proc.wait(10)
-        subprocess.run(["bash", str(REPO / "deploy" / "stack.sh"), "down"], cwd=REPO, env=env,
-                       capture_output=True, timeout=120)
-        if passed:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        else:
-            print(f"make run's run dir kept: {run_dir}")
+        clean_up(proc, env, run_dir, passed)
 
 
 def test_ctrl_c_of_make_run_piped_through_tee_stops_everything(tmp_path):
@@ -176,12 +181,4 @@ def test_ctrl_c_of_make_run_piped_through_tee_stops_everything(tmp_path):
         assert not port_answers(port), f"port {port} still answers after Ctrl-C"
         passed = True
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        subprocess.run(["bash", str(REPO / "deploy" / "stack.sh"), "down"], cwd=REPO, env=env,
-                       capture_output=True, timeout=120)
-        if passed:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        else:
-            print(f"make run's run dir kept: {run_dir}")
+        clean_up(proc, env, run_dir, passed)
