@@ -264,6 +264,11 @@ def test_nothing_acknowledged_is_lost_while_everything_dies(chaos_stack):
                    "conversation_id = ANY(string_to_array(:'p1', ',')::uuid[])", ",".join(channels))
     stored = {r[0]: (r[1], int(r[2]), r[3]) for r in rows}
     lost = [m for m in acked if m["id"] not in stored]
+    deliveries = sum(sum(g.values()) for g in receivers.got)
+    twice = sum(n - 1 for g in receivers.got for n in g.values() if n > 1)
+    print(f"  result: {len(acked)} acknowledged, {len(lost)} lost, {len(stored) - len(acked)} stored but not "
+          f"acknowledged, {deliveries} deliveries to {RECEIVERS} clients, {twice} duplicates, "
+          f"{sum(receivers.resyncs)} resync_required, {sum(receivers.reconnects)} reconnects")
     assert not lost, f"{len(lost)} of {len(acked)} acknowledged messages are not in PostgreSQL: {lost[:3]}"
     moved = [m for m in acked if stored[m["id"]][1] != m["seq"]]
     assert not moved, f"{len(moved)} acknowledged seqs now belong to other messages: {moved[:3]}"
