@@ -140,6 +140,7 @@ Config config_from(const EnvMap& vars) {
   read_int(vars, "ACCESS_TOKEN_EXPIRE_MINUTES", 1, 60 * 24 * 30, c.access_token_expire_minutes, problems);
   read_int(vars, "REFRESH_TOKEN_EXPIRE_DAYS", 1, 365, c.refresh_token_expire_days, problems);
   read_int(vars, "REFRESH_REUSE_GRACE_SECONDS", 0, 60, c.refresh_reuse_grace_seconds, problems);
+  read_int(vars, "MODERATION_HOUR_SECONDS", 1, 3600, c.moderation_hour_seconds, problems);
   read_int(vars, "HANDLER_THREADS", 1, 64, c.handler_threads, problems);
   read_int(vars, "RATE_LIMIT_SEND", 1, 1000000, c.rate_limit_send, problems);
   read_int(vars, "RATE_LIMIT_SEND_BURST", 0, 1000000, c.rate_limit_send_burst, problems);

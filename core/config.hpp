@@ -24,6 +24,7 @@ struct Config {
   int access_token_expire_minutes = 30;
   int refresh_token_expire_days = 30;
   int refresh_reuse_grace_seconds = 5;  // a rotated refresh token used again this soon gets the same new pair
+  int moderation_hour_seconds = 3600;   // the length of an "hour" of a ban or suspension (tests shorten it)
   std::vector<std::string> cors_origins;  // "*" allows every origin
   int handler_threads = 2;
   int rate_limit_send = 10;        // message sends per second per user (leaky bucket)

@@ -4,9 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+
+#include "core/timefmt.hpp"
 
 namespace chat::heartbeat {
 
@@ -26,10 +27,7 @@ std::string supervised_name(const std::string& fallback) {
   return fallback;
 }
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t wall_ms() { return unix_now_ms(); }
 
 void beat(redis::Client& redis, Kind kind, const std::string& id) {
   const int64_t now = wall_ms();

@@ -13,9 +13,14 @@ std::string pg_to_rfc3339(std::string_view pg);
 
 // Seconds since the Unix epoch, now.
 int64_t unix_now();
+// Milliseconds since the Unix epoch, now (wall clock: comparable across processes and with PostgreSQL's now()).
+int64_t unix_now_ms();
 
 // The given instant as RFC 3339 UTC with microseconds.
 std::string rfc3339_from_micros(int64_t micros_since_epoch);
 std::string rfc3339_now();
+
+// Whether `s` is an RFC 3339 date-time with an offset (Z or ±HH:MM), as query parameters give time ranges.
+bool is_rfc3339(std::string_view s);
 
 }  // namespace chat

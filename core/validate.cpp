@@ -5,6 +5,8 @@
 #include <cctype>
 #include <charconv>
 #include <clocale>
+#include <cmath>
+#include <cstdio>
 #include <cwctype>
 #include <locale.h>
 #include <wctype.h>
@@ -291,6 +293,47 @@ std::optional<int64_t> Input::integer(const char* key, const IntRule& rule) {
   }
   if (*value > rule.max) {
     add_error(key, label + " must be less than or equal to " + std::to_string(rule.max), "less_than_equal");
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<double> Input::number(const char* key, double min, double max, bool required) {
+  std::string label = label_of(key);
+  std::optional<double> value;
+  bool given = false;
+  if (is_form_) {
+    auto it = form_.find(key);
+    if (it != form_.end()) {
+      given = true;
+      double v = 0;
+      const std::string& s = it->second;
+      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec == std::errc() && end == s.data() + s.size() && !s.empty() && std::isfinite(v)) value = v;
+    }
+  } else {
+    const cJSON* f = json::field(json_->get(), key);
+    if (f && !json::is_null(f)) {
+      given = true;
+      value = json::as_number(f);  // nullopt for another type or a value that is not finite
+    }
+  }
+  if (!given) {
+    if (required) add_error(key, label + " is required", "missing");
+    return std::nullopt;
+  }
+  if (!value) {
+    add_error(key, label + " must be a number", "float_parsing");
+    return std::nullopt;
+  }
+  if (*value < min || *value > max) {
+    auto text = [](double d) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%g", d);
+      return std::string(buf);
+    };
+    add_error(key, label + " must be between " + text(min) + " and " + text(max),
+              *value < min ? "greater_than_equal" : "less_than_equal");
     return std::nullopt;
   }
   return value;

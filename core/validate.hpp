@@ -46,6 +46,8 @@ class Input {
 
   std::optional<std::string> string(const char* key, const StringRule& rule = {});
   std::optional<int64_t> integer(const char* key, const IntRule& rule = {});
+  // A number (JSON number, or a decimal in a form or query) within [min, max].
+  std::optional<double> number(const char* key, double min, double max, bool required = false);
   std::optional<bool> boolean(const char* key, bool required = false);
   // A UUID field; malformed is a 422. Returns the lowercase form.
   std::optional<std::string> uuid(const char* key, bool required = true);

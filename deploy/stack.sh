@@ -23,12 +23,13 @@
 set -euo pipefail
 
 # FastCGI handler groups: chat-NAME listens on $RUN/sock/NAME.sock (nginx upstream chat_NAME).
-HANDLERS=(auth users system channels messages conversations)
+HANDLERS=(auth users system channels messages conversations admin)
 
 PATH=$PATH:/usr/sbin:/sbin         # nginx lives in /usr/sbin
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 PGBIN=/usr/lib/postgresql/15/bin
 PG_PORT=5432                      # unix socket only (in $RUN/pgsock): the number never collides with anything
+PG_SUPER=postgres                 # the cluster's superuser: set-up only (the programs are chat_owner, chat_app)
 STOP_WAIT=30                      # seconds supervisord gets to stop everything before what is left is killed
 
 # ------------------------------------------------------------------------------------------------
@@ -319,7 +320,7 @@ cmd_up() {
     chmod 700 "$RUN/pg"
   fi
   if [[ ! -s $RUN/pg/PG_VERSION ]]; then
-    as_pg "$PGBIN/initdb" -D "$RUN/pg" -U chat -A trust -E UTF8 --locale=C.UTF-8 >>"$STEP_LOG" 2>&1 9>&- ||
+    as_pg "$PGBIN/initdb" -D "$RUN/pg" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >>"$STEP_LOG" 2>&1 9>&- ||
       fail "$STEP" "$STEP_LOG" "initdb failed"
   fi
 
@@ -360,13 +361,7 @@ cmd_up() {
   ((i < 100)) || fail "$STEP" "$LOGS/supervisord.out" "supervisord does not answer on $SUP_SOCK"
   STEP=postgres STEP_LOG=$LOGS/postgres.log
   wait_for 60 "PostgreSQL to accept connections" pg_ready
-  local has_db
-  has_db=$(psql -qAtX -h "$RUN/pgsock" -p "$PG_PORT" -U chat -d postgres \
-    -c "SELECT 1 FROM pg_database WHERE datname = 'chat'" 2>>"$STEP_LOG") || fail "$STEP" "$STEP_LOG" "psql cannot connect"
-  if [[ $has_db != 1 ]]; then
-    psql -qAtX -h "$RUN/pgsock" -p "$PG_PORT" -U chat -d postgres -c 'CREATE DATABASE chat' >>"$STEP_LOG" 2>&1 ||
-      fail "$STEP" "$STEP_LOG" "CREATE DATABASE chat failed"
-  fi
+  setup_database
   STEP=redis STEP_LOG=$LOGS/redis.log
   wait_for 20 "Redis to answer PING on $REDIS_SOCK" redis_ready
   run_migrate
@@ -421,7 +416,46 @@ wait_for() {
   fail "$STEP" "$STEP_LOG" "$what: not within $secs s"
 }
 
-pg_ready() { psql -qAtX -h "$RUN/pgsock" -p "$PG_PORT" -U chat -d postgres -c 'SELECT 1' >/dev/null 2>&1; }
+pg_ready() {
+  PG_SUPER=postgres
+  psql -qAtX -h "$RUN/pgsock" -p "$PG_PORT" -U postgres -d postgres -c 'SELECT 1' >/dev/null 2>&1 && return 0
+  PG_SUPER=chat  # a cluster made by an earlier version of this script
+  psql -qAtX -h "$RUN/pgsock" -p "$PG_PORT" -U chat -d postgres -c 'SELECT 1' >/dev/null 2>&1
+}
+
+# The roles of least privilege (README "Database roles"): chat_owner owns the database and its schema and
+# runs the migrations; chat_app is what every program connects as, with only the grants of sql/grants.sql.
+# The cluster's superuser (postgres) is for this set-up alone. Objects an earlier version of the stack made
+# as the superuser are handed to chat_owner.
+setup_database() {
+  local sq=(psql -qAtX -v ON_ERROR_STOP=1 -h "$RUN/pgsock" -p "$PG_PORT" -U "$PG_SUPER")
+  "${sq[@]}" -d postgres >>"$STEP_LOG" 2>&1 <<'SQL' || fail "$STEP" "$STEP_LOG" "creating the roles failed"
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'chat_owner') THEN CREATE ROLE chat_owner LOGIN; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'chat_app') THEN CREATE ROLE chat_app LOGIN; END IF;
+END $$;
+SQL
+  if [[ $("${sq[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'chat'" 2>>"$STEP_LOG") != 1 ]]; then
+    "${sq[@]}" -d postgres -c 'CREATE DATABASE chat OWNER chat_owner' >>"$STEP_LOG" 2>&1 ||
+      fail "$STEP" "$STEP_LOG" "CREATE DATABASE chat failed"
+  fi
+  "${sq[@]}" -d chat >>"$STEP_LOG" 2>&1 <<'SQL' || fail "$STEP" "$STEP_LOG" "handing the schema to chat_owner failed"
+ALTER DATABASE chat OWNER TO chat_owner;
+ALTER SCHEMA public OWNER TO chat_owner;
+DO $$ DECLARE r record; BEGIN
+  FOR r IN SELECT c.oid::regclass AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm') AND c.relowner <> 'chat_owner'::regrole
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') LOOP
+    EXECUTE format('ALTER TABLE %s OWNER TO chat_owner', r.name);
+  END LOOP;
+  FOR r IN SELECT p.oid::regprocedure AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = 'public' AND p.proowner <> 'chat_owner'::regrole
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') LOOP
+    EXECUTE format('ALTER FUNCTION %s OWNER TO chat_owner', r.name);
+  END LOOP;
+END $$;
+SQL
+}
 redis_ready() { [[ $(redis-cli -s "$REDIS_SOCK" ping 2>/dev/null) == PONG ]]; }
 http_ok() { [[ $(curl -s --noproxy '*' -m 1 -o /dev/null -w '%{http_code}' "$1" 2>/dev/null) == 200 ]]; }
 
@@ -434,11 +468,13 @@ write_env_file() {
   {
     echo "# chat stack environment, written by deploy/stack.sh up; usable with: set -a; . $ENV_FILE"
     env_line ENVIRONMENT "$ENVIRONMENT"
-    env_line DATABASE_URL "postgresql:///chat?host=$RUN/pgsock&port=$PG_PORT&user=chat"
+    env_line DATABASE_URL "postgresql:///chat?host=$RUN/pgsock&port=$PG_PORT&user=chat_app"
+    env_line MIGRATE_DATABASE_URL "postgresql:///chat?host=$RUN/pgsock&port=$PG_PORT&user=chat_owner"
     env_line REDIS_URL "unix://$REDIS_SOCK"
     env_line JWT_SECRET_KEY "$secret"
     env_line BACKEND_CORS_ORIGINS "$CORS_NORMALIZED"
-    for v in ACCESS_TOKEN_EXPIRE_MINUTES REFRESH_TOKEN_EXPIRE_DAYS REFRESH_REUSE_GRACE_SECONDS JWT_ALGORITHM LOG_LEVEL \
+    for v in ACCESS_TOKEN_EXPIRE_MINUTES REFRESH_TOKEN_EXPIRE_DAYS REFRESH_REUSE_GRACE_SECONDS MODERATION_HOUR_SECONDS \
+        JWT_ALGORITHM LOG_LEVEL \
         ARGON2_TIME_COST ARGON2_MEMORY_KIB ARGON2_PARALLELISM; do
       [[ -n ${!v:-} ]] && env_line "$v" "${!v}"
     done

@@ -1,5 +1,5 @@
 # Regenerate docs/openapi.json from the repo root with: /usr/bin/python3 docs/gen_openapi.py
-"""Writes docs/openapi.json, the OpenAPI 3.1 document of /work/shared/API.md §3-§6 and §8.
+"""Writes docs/openapi.json, the OpenAPI 3.1 document of the wire contract (API.md §3-§9).
 
 The document is written from the contract (API.md), not from the server. The operations below are
 emitted only for the routes that exist in the handlers' route tables (the `{"METHOD", "/path", fn}`
@@ -469,6 +469,37 @@ WS_SCHEMAS = {
 }
 SCHEMAS.update(WS_SCHEMAS)
 
+# ---- moderation (API.md §7)
+SCHEMAS.update({
+    "AdminUser": {
+        "description": "A User as an admin's moderation answers show it: with how long a ban or suspension lasts.",
+        "allOf": [ref("User"), obj({
+            "status_until": nullable("string", format="date-time",
+                                     description="When the ban or suspension ends by itself; `null`: until lifted, "
+                                                 "or the user is active."),
+            "status_reason": nullable("string")}, ["status_until", "status_reason"])],
+    },
+    "ModerationResult": obj({"message": {"type": "string"}, "user": ref("AdminUser")}, ["message", "user"]),
+    "RestrictionRequest": obj(
+        {"reason": nullable("string", maxLength=500),
+         "duration_hours": nullable("number", exclusiveMinimum=0,
+                                    description="Omitted: a ban lasts until lifted, a suspension 24 hours.")}),
+    "ReasonRequest": obj({"reason": nullable("string", maxLength=500)}),
+    "RoleRequest": obj({"role": {"type": "string", "enum": ["member", "moderator", "admin"]}}, ["role"]),
+    "AuditEntry": obj(
+        {"id": {"type": "integer", "minimum": 1, "description": "Increasing: the order of the log."},
+         "actor_id": nullable("string", format="uuid", description="`null` for the operator's command."),
+         "actor": {"type": "string", "description": "The actor's username at the time, or `system` (chat-admin)."},
+         "action": {"type": "string"},
+         "target_kind": {"type": ["string", "null"], "enum": ["user", "message", "conversation", None]},
+         "target_id": nullable("string", format="uuid"),
+         "reason": nullable("string"),
+         "details": {"type": "object"},
+         "created_at": ts()},
+        ["id", "actor_id", "actor", "action", "target_kind", "target_id", "reason", "details", "created_at"],
+        "One moderation action; the log is append-only (the application's database role may not change it)."),
+})
+
 
 HREF = {k: {"$ref": f"#/components/headers/{k}"} for k in HEADERS}
 
@@ -769,6 +800,43 @@ op("DELETE", V + "/conversations/{id}/messages/{message_id}", "conversations", "
                 "moderator/admin); `Inactive user`.",
            404: "`Message not found in this conversation`; `Conversation not found`."})
 
+# ---- §7 moderation
+ADMIN_ONLY = "`Not enough permissions`: the caller is not a global admin (moderators included); `Inactive user`."
+RULES = ("`You cannot moderate yourself`; `An admin cannot act on another admin`; " + ADMIN_ONLY)
+op("POST", V + "/admin/users/{id}/ban", "admin", "Ban a user", body="RestrictionRequest", body_required=False,
+   desc="From the next request on, every token of the user is refused (403 `Inactive user`), its login, refresh and "
+        "WebSocket upgrades too, and each of its sockets on every realtime daemon gets `force_disconnect` and is "
+        "closed within a second. Its sessions are revoked: after an unban it logs in again. Without "
+        "`duration_hours` the ban lasts until lifted; with it, it ends by itself. Audited.",
+   ok=ok_json(200, "The banned user as an admin sees it.", ref("ModerationResult")),
+   errors={403: RULES, 404: "`User not found`."})
+op("POST", V + "/admin/users/{id}/unban", "admin", "Lift a ban or a suspension", body="ReasonRequest",
+   body_required=False, desc="The user may log in again; the sessions revoked by the ban stay revoked. Audited.",
+   ok=ok_json(200, "The user, active again.", ref("ModerationResult")),
+   errors={400: "`User is not banned or suspended`.", 403: RULES, 404: "`User not found`."})
+op("POST", V + "/admin/users/{id}/suspend", "admin", "Suspend a user", body="RestrictionRequest",
+   body_required=False,
+   desc="As a ban, for `duration_hours` (default 24); it lifts by itself when it ends. Audited.",
+   ok=ok_json(200, "The suspended user as an admin sees it.", ref("ModerationResult")),
+   errors={403: RULES, 404: "`User not found`."})
+op("PUT", V + "/admin/users/{id}/role", "admin", "Set a global role", body="RoleRequest",
+   desc="A role is granted or removed only by someone above it, never by oneself: an admin makes members and "
+        "moderators of non-admins; only the operator's `chat-admin` makes or unmakes an admin. Audited.",
+   ok=ok_json(200, "The user with its new role.", ref("ModerationResult")),
+   errors={403: "`You cannot change your own role`; `Only the operator's chat-admin can make an admin`; " + RULES,
+           404: "`User not found`."})
+op("GET", V + "/admin/audit-log", "admin", "Read the audit log",
+   query=[int_q("limit", 1, 100, 50), int_q("offset", 0, None, 0),
+          qparam("actor_id", {"type": "string", "format": "uuid"}, "Only this actor's actions."),
+          qparam("target_id", {"type": "string", "format": "uuid"}, "Only actions on this user or message."),
+          qparam("action", {"type": "string"}, "e.g. `user.ban`, `user.unban`, `user.suspend`, `user.role`, "
+                                               "`message.delete`, `member.remove`, `user.create`, "
+                                               "`user.password_reset`."),
+          qparam("since", {"type": "string", "format": "date-time"}, "From this time on (RFC 3339)."),
+          qparam("until", {"type": "string", "format": "date-time"}, "Before this time (RFC 3339).")],
+   ok=ok_json(200, "Entries, newest first.", arr("AuditEntry")),
+   errors={403: ADMIN_ONLY})
+
 # ---- §8 operations
 op("GET", "/health", "system", "Health", auth=False,
    ok=ok_json(200, "`{\"status\": \"healthy\", \"postgres\": \"ok\", \"redis\": \"ok\"}`.", ref("Health")),
@@ -913,6 +981,8 @@ def build(routes: set[tuple[str, str]]) -> dict:
             {"name": "channels", "description": "Channels: the channel-kind conversations (API.md §4)."},
             {"name": "messages", "description": "Messages, team-chat routes (API.md §5)."},
             {"name": "conversations", "description": "Conversations, headless routes (API.md §6)."},
+            {"name": "admin", "description": "Moderation: bans, suspensions, roles, the audit log (API.md §7). "
+                                             "Global admins only; operators also have the `chat-admin` command."},
             {"name": "system", "description": "Health and root (API.md §8)."},
         ],
         "paths": paths,

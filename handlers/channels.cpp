@@ -4,6 +4,7 @@
 #include "handlers/common/access.hpp"
 #include "handlers/common/conversation_sql.hpp"
 #include "handlers/common/events.hpp"
+#include "handlers/common/moderation.hpp"
 #include "handlers/routes.hpp"
 
 namespace chat::handlers {
@@ -54,7 +55,7 @@ constexpr db::Statement kFindUser{"ch_find_user", "SELECT username FROM users WH
 constexpr db::Statement kAvailableUsers{
     "ch_available_users",
     "SELECT coalesce(json_agg(user_public_json(u) ORDER BY lower(u.username)), '[]') AS j FROM users u "
-    "WHERE u.id <> $1 AND u.is_active AND u.status = 'active'"};
+    "WHERE u.id <> $1 AND NOT " CHAT_USER_INACTIVE_SQL};
 
 std::string channel_json(Context& ctx, const std::string& id, const CurrentUser& me, bool full) {
   return ctx.db.exec(full ? kChannelFullJson : kChannelJson, {id, me.id}).str(0, "j");
@@ -86,12 +87,19 @@ void add_member(Context& ctx, const Conversation& c, const std::string& user_id,
 }
 
 // Removes `user_id` with a `user_left` event (the user gets it too); false when not a member.
-bool remove_member(Context& ctx, const Conversation& c, const std::string& user_id, const std::string& username) {
+// `remover`: who removed the user, when it is not the user itself leaving (audited as moderation).
+bool remove_member(Context& ctx, const Conversation& c, const std::string& user_id, const std::string& username,
+                   const CurrentUser* remover = nullptr) {
   Outbox out;
   {
     db::Transaction tx(ctx.db);
     if (tx.exec(kRemoveMember, {c.id, user_id}).empty()) return false;
     out.event(tx, Event{"user_left", c.id, Audience::kConversation, {user_id}, membership_event(c, user_id, username)});
+    if (remover && remover->id != user_id) {
+      json::Value details = json::Value::object();
+      details.set("conversation_id", c.id).set("username", username);
+      audit(tx, Actor::of(*remover), "member.remove", "user", user_id, std::nullopt, details);
+    }
     tx.commit();
   }
   out.relay(ctx);
@@ -226,7 +234,7 @@ Response remove_user(Context& ctx, Request& req) {
   const std::string& user_id = req.param("user_id");
   if (!crypto::is_uuid(user_id)) http::not_found("User is not a member of this channel");
   auto u = ctx.db.exec(kFindUser, {user_id});
-  if (u.empty() || !remove_member(ctx, c, user_id, u.str(0, "username"))) {
+  if (u.empty() || !remove_member(ctx, c, user_id, u.str(0, "username"), &me)) {
     http::not_found("User is not a member of this channel");
   }
   return Response::no_content();

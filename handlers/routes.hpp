@@ -14,5 +14,6 @@ std::vector<http::Route> system_routes();
 std::vector<http::Route> channels_routes();
 std::vector<http::Route> messages_routes();
 std::vector<http::Route> conversations_routes();
+std::vector<http::Route> admin_routes();
 
 }  // namespace chat::handlers

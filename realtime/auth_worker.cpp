@@ -16,7 +16,8 @@ namespace {
 
 constexpr db::Statement kLoadPrincipal{
     "rt_load_principal",
-    "SELECT u.id, u.username, " CHAT_USER_INACTIVE_SQL " AS inactive, s.revoked_at IS NOT NULL AS revoked "
+    "SELECT u.id, u.username, " CHAT_USER_INACTIVE_SQL " AS inactive, s.revoked_at IS NOT NULL AS revoked, "
+    "(extract(epoch FROM s.created_at) * 1000)::bigint AS session_created_ms "
     "FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2"};
 constexpr db::Statement kUserConversations{
     "rt_user_conversations", "SELECT conversation_id::text AS id FROM conversation_members WHERE user_id = $1"};
@@ -197,11 +198,14 @@ AuthResult authenticate(Context& ctx, const AuthRequest& req) {
   }
   try {
     auto p = ctx.db.exec(kLoadPrincipal, {claims->sub, claims->sid});
-    if (p.empty() || p.boolean(0, "revoked")) return refuse(std::move(r), 401, "Could not validate credentials");
+    if (p.empty()) return refuse(std::move(r), 401, "Could not validate credentials");
+    // As require_user: a banned user's (revoked) sessions are refused as inactive while the ban lasts.
     if (p.boolean(0, "inactive")) return refuse(std::move(r), 403, "Inactive user");
+    if (p.boolean(0, "revoked")) return refuse(std::move(r), 401, "Could not validate credentials");
     r.user_id = p.str(0, "id");
     r.username = p.str(0, "username");
     r.session_id = claims->sid;
+    r.session_created_ms = p.int64(0, "session_created_ms");
     auto convs = ctx.db.exec(kUserConversations, {r.user_id});
     for (int i = 0; i < convs.rows(); ++i) r.conversations.push_back(convs.str(i, "id"));
   } catch (const std::exception& e) {

@@ -61,6 +61,7 @@ struct AuthResult {
   std::string user_id;
   std::string username;
   std::string session_id;
+  int64_t session_created_ms = 0;  // wall clock: a revocation of every session spares those made after it
   std::vector<std::string> conversations;
   std::optional<FetchedRange> fetched;
 };

@@ -22,6 +22,7 @@
 #include "core/heartbeat.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
+#include "core/timefmt.hpp"
 
 namespace chat::realtime {
 namespace {
@@ -516,6 +517,9 @@ void Server::tick() {
   for (const auto& t : typing_.expire(now)) publish_typing(t.user_id, t.username, t.conversation_id, false);
   for (auto it = revoked_.begin(); it != revoked_.end();) {
     it = now - it->second > 60'000 ? revoked_.erase(it) : std::next(it);
+  }
+  for (auto it = all_revoked_wall_ms_.begin(); it != all_revoked_wall_ms_.end();) {
+    it = unix_now_ms() - it->second > 60'000 ? all_revoked_wall_ms_.erase(it) : std::next(it);
   }
 }
 

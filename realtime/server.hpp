@@ -108,6 +108,7 @@ class Server : public Sink {
   std::vector<uint64_t> dirty_;
   std::vector<std::unique_ptr<Connection>> closed_;  // freed after dispatch
   std::unordered_map<std::string, int64_t> revoked_;  // session id or "*:<user>" → loop ms
+  std::unordered_map<std::string, int64_t> all_revoked_wall_ms_;  // user → when every session of it was revoked
   size_t pending_auth_ = 0;
   bool shutting_down_ = false;
   std::string heartbeat_id_;  // "<host>:<port>" in chat:heartbeat:realtime

@@ -25,11 +25,13 @@ void Server::on_auth_done(AuthResult r) {
   Connection* c = find(r.conn);
   if (!c || c->state() != Connection::State::kAuthenticating) return;  // the client went away meanwhile
   // Revoked while the worker was checking it: a session as a logout would make it (401), every
-  // session of the user as a ban would (403).
+  // session of the user as a ban or a password reset would (403) — but not a session opened after that
+  // revocation (the user logged in again, with the new password or after an unban).
   if (r.status == 0 && recently_revoked(r.session_id)) {
     r.status = 401;
     r.detail = "Could not validate credentials";
-  } else if (r.status == 0 && recently_revoked("*:" + r.user_id)) {
+  } else if (r.status == 0 && recently_revoked("*:" + r.user_id) &&
+             r.session_created_ms <= all_revoked_wall_ms_[r.user_id]) {
     r.status = 403;
     r.detail = "Inactive user";
   }
@@ -261,6 +263,7 @@ void Server::on_revoked(const std::string& text) {
     if (user.empty()) return;
     ids = hub_.sockets_of_user(user);
     revoked_["*:" + user] = loop_.now_ms();
+    all_revoked_wall_ms_[user] = unix_now_ms();
   } else {
     ids = hub_.sockets_of_session(session);
     revoked_[session] = loop_.now_ms();

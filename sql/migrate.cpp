@@ -1,9 +1,12 @@
-// chat-migrate DIR: applies the migrations in DIR (NNN_name.sql) that schema_migrations lacks, in order.
-// Safe to run twice and from two hosts at once: an advisory lock serializes runs.
+// chat-migrate DIR: applies the migrations in DIR (NNN_name.sql) that schema_migrations lacks, in order, then
+// DIR/grants.sql (the application role's rights, every time). Safe to run twice and from two hosts at once:
+// an advisory lock serializes runs. It connects as the owner of the schema: MIGRATE_DATABASE_URL, else
+// DATABASE_URL; the application role is CHAT_DB_APP_ROLE (default chat_app; empty: no grants).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -23,6 +26,8 @@ constexpr chat::db::Statement kLock{"migrate_lock", "SELECT pg_advisory_xact_loc
 constexpr chat::db::Statement kApplied{"migrate_applied", "SELECT checksum FROM schema_migrations WHERE version = $1"};
 constexpr chat::db::Statement kRecord{"migrate_record",
                                       "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)"};
+// grants.sql reads the role's name from this setting: an identifier is never spliced into SQL text here.
+constexpr chat::db::Statement kAppRole{"migrate_app_role", "SELECT set_config('chat.app_role', $1, false)"};
 
 std::string read_file(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -38,12 +43,17 @@ int main(int argc, char** argv) {
   const std::string dir = argc > 1 ? argv[1] : "sql";
   // Only DATABASE_URL matters here (environment over .env), so a half-configured host can still migrate.
   const chat::EnvMap vars = chat::load_env();
-  auto found = vars.find("DATABASE_URL");
-  if (found == vars.end() || found->second.empty()) {
-    std::fprintf(stderr, "chat-migrate: DATABASE_URL is not set\n");
+  auto setting = [&vars](const char* key) -> std::optional<std::string> {
+    auto it = vars.find(key);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+  const std::string url = setting("MIGRATE_DATABASE_URL").value_or(setting("DATABASE_URL").value_or(""));
+  if (url.empty()) {
+    std::fprintf(stderr, "chat-migrate: neither MIGRATE_DATABASE_URL nor DATABASE_URL is set\n");
     return 2;
   }
-  const std::string url = found->second;
+  const std::string app_role = setting("CHAT_DB_APP_ROLE").value_or("chat_app");
   std::vector<std::filesystem::path> files;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
@@ -80,7 +90,21 @@ int main(int argc, char** argv) {
       chat::log::info("migration_applied", {{"version", version}});
       ++applied;
     }
-    std::printf("chat-migrate: %d applied, %zu known\n", applied, files.size());
+    if (!app_role.empty()) {
+      const std::filesystem::path grants = std::filesystem::path(dir) / "grants.sql";
+      const std::string sql = read_file(grants);
+      if (sql.empty()) {
+        std::fprintf(stderr, "chat-migrate: %s is missing\n", grants.c_str());
+        return 1;
+      }
+      chat::db::Transaction tx(db);
+      tx.exec(kLock);
+      tx.exec(kAppRole, {app_role});
+      db.exec_script(sql.c_str());  // a fixed file of the project; the role name is a setting, not SQL text
+      tx.commit();
+    }
+    std::printf("chat-migrate: %d applied, %zu known, grants for %s\n", applied, files.size(),
+                app_role.empty() ? "nobody (CHAT_DB_APP_ROLE empty)" : app_role.c_str());
   } catch (const chat::db::DbError& e) {
     std::fprintf(stderr, "chat-migrate: %s\n", e.what());
     return 1;

@@ -40,8 +40,10 @@ CurrentUser require_user(Context& ctx, const http::Request& req) {
   if (!crypto::is_uuid(claims->sub) || !crypto::is_uuid(claims->sid)) unauthorized("Could not validate credentials");
 
   auto r = ctx.db.exec(kLoadPrincipal, {claims->sub, claims->sid});
-  if (r.empty() || r.boolean(0, "revoked")) unauthorized("Could not validate credentials");
+  if (r.empty()) unauthorized("Could not validate credentials");
+  // Inactive first: a ban revokes every session, and while it lasts each of its tokens says why (API.md §1).
   if (r.boolean(0, "inactive")) http::forbidden("Inactive user");
+  if (r.boolean(0, "revoked")) unauthorized("Could not validate credentials");
   return CurrentUser{r.str(0, "id"), r.str(0, "username"), r.str(0, "role"), claims->sid};
 }
 

@@ -22,7 +22,8 @@ struct CurrentUser {
 
 // 401 `Not authenticated` without a Bearer token; 401 `Could not validate credentials` for a bad,
 // expired, wrong-algorithm or revoked token or an unknown user (both with WWW-Authenticate: Bearer);
-// 403 `Inactive user` for a banned, suspended or deactivated user.
+// 403 `Inactive user` for a banned, suspended or deactivated user (before the revocation check: a ban revokes
+// the user's sessions, and its tokens still say why they are refused while it lasts).
 CurrentUser require_user(Context& ctx, const http::Request& req);
 
 [[noreturn]] void unauthorized(const char* detail);

@@ -12,6 +12,7 @@
 #include "handlers/common/events.hpp"
 #include "handlers/common/mentions.hpp"
 #include "handlers/common/message_sql.hpp"
+#include "handlers/common/moderation.hpp"
 
 namespace chat::handlers {
 
@@ -249,6 +250,11 @@ void delete_message(Context& ctx, const CurrentUser& me, const Conversation& con
         .set("conversation_id", conv.id)
         .set("deleted_by", me.username);
     out.event(tx, Event{"message_deleted", conv.id, Audience::kConversation, {}, std::move(e)});
+    if (m.sender_id != me.id) {  // moderation: someone else's message (API.md §7: audited)
+      json::Value details = json::Value::object();
+      details.set("conversation_id", conv.id).set("sender_id", m.sender_id);
+      audit(tx, Actor::of(me), "message.delete", "message", m.id, std::nullopt, details);
+    }
     tx.commit();
   }
   out.relay(ctx);

@@ -143,6 +143,7 @@ def stack_env(run_dir: Path, port: int) -> dict:
         RATE_LIMIT_SEND="100000",
         RATE_LIMIT_SEND_BURST="100000",
         ACCESS_TOKEN_EXPIRE_MINUTES=ACCESS_TOKEN_EXPIRE_MINUTES,
+        MODERATION_HOUR_SECONDS="1",  # a ban's or suspension's "hour" lasts a second in the tests
     )
     env.setdefault("CHAT_BUILD_DIR", str(REPO / "build"))
     return env
@@ -203,7 +204,18 @@ class Stack:
 
     @property
     def database_url(self) -> str:
+        """What the programs connect as: the application role (chat_app), which holds only its grants."""
         return self.env["DATABASE_URL"]
+
+    @property
+    def owner_url(self) -> str:
+        """The owner of the schema (chat_owner), as migrations run."""
+        return self.env.get("MIGRATE_DATABASE_URL") or self.env["DATABASE_URL"]
+
+    @property
+    def superuser_url(self) -> str:
+        """The dev stack's cluster superuser (trust authentication on its own unix socket), for set-up in tests."""
+        return re.sub(r"user=[^&]*", "user=postgres", self.env["DATABASE_URL"])
 
     @property
     def redis_sock(self) -> str:

@@ -156,7 +156,7 @@ HOSTILE_JSON_VALUES = [
 
 
 @pytest.fixture(scope="module")
-def world(api, stack):
+def world(api, stack, admin):
     """Real objects for every path parameter, so hostile values in one place meet real ones elsewhere."""
     owner, member = register_user(api), register_user(api)
     ch = create_channel(api, owner)
@@ -170,8 +170,13 @@ def world(api, stack):
     values = {"user_id": member.user["id"], "channel_id": ch["id"], "message_id": msg["id"],
               "reaction_id": reaction["id"], "query": "hello"}
     by_prefix = {"/users/": member.user["id"], "/channels/": ch["id"], "/messages/": msg["id"],
-                 "/conversations/": conv["id"]}
-    return {"owner": owner, "spec": spec, "values": values, "by_prefix": by_prefix}
+                 "/conversations/": conv["id"], "/admin/users/": member.user["id"]}
+    return {"owner": owner, "admin": admin, "spec": spec, "values": values, "by_prefix": by_prefix}
+
+
+def token_for(path: str, world) -> str:
+    """The admin's token for /admin routes (so that their validation is reached), the owner's elsewhere."""
+    return world["admin"].access if path.startswith(V + "/admin") else world["owner"].access
 
 
 def fill(template: str, world, override: dict | None = None) -> str:
@@ -223,10 +228,11 @@ def check_answer(r, where, problems):
 
 
 def test_every_operation_survives_hostile_path_and_query_bytes(api, world):
-    spec, token = world["spec"], world["owner"].access
+    spec = world["spec"]
     problems = Problems()
     with http_client(api.base_url) as client:
         for path, method, op in operations(spec):
+            token = token_for(path, world)
             if path in ("/metrics", "/api/v1/auth/logout"):
                 continue  # logout would end the session the sweep uses
             names = re.findall(r"\{(\w+)\}", path)
@@ -245,10 +251,11 @@ def test_every_operation_survives_hostile_path_and_query_bytes(api, world):
 
 
 def test_every_operation_survives_hostile_json_bodies(api, world):
-    spec, token = world["spec"], world["owner"].access
+    spec = world["spec"]
     problems = Problems()
     with http_client(api.base_url) as client:
         for path, method, op in operations(spec):
+            token = token_for(path, world)
             fields = body_fields(spec, op)
             if not fields or path in ("/api/v1/auth/logout", "/api/v1/auth/password"):
                 continue

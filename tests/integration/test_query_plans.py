@@ -84,11 +84,12 @@ def plans_db(stack):
     """A database of its own on the stack's PostgreSQL, migrated by the project's chat-migrate, so that the
     plans depend on this module's data only (index page fill, statistics), not on what ran before."""
     name = "plans_" + uuid.uuid4().hex[:10]
-    admin_url = database_url_for(stack.database_url, "postgres")
-    url = database_url_for(stack.database_url, name)
-    psql(admin_url, f"CREATE DATABASE {name}")
+    admin_url = database_url_for(stack.superuser_url, "postgres")
+    url = database_url_for(stack.owner_url, name)  # the owner seeds it and may ANALYZE it
+    psql(admin_url, f"CREATE DATABASE {name} OWNER chat_owner")
     try:
-        env = {**os.environ, **stack.env, "DATABASE_URL": url}
+        env = {**os.environ, **stack.env, "DATABASE_URL": database_url_for(stack.database_url, name),
+               "MIGRATE_DATABASE_URL": url}
         r = subprocess.run([str(build_dir(stack) / "chat-migrate"), str(REPO / "sql")], env=env, cwd=stack.run_dir,
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, f"chat-migrate failed on {name}: {r.stdout}{r.stderr}"

@@ -65,6 +65,15 @@ TEST(Config, RefreshReuseGraceDefaultsToFiveSecondsAndZeroTurnsItOff) {
   }
 }
 
+TEST(Config, ModerationHourIsAnHourUnlessTestsShortenIt) {
+  EXPECT_EQ(config_from(minimal()).moderation_hour_seconds, 3600);
+  EnvMap v = minimal();
+  v["MODERATION_HOUR_SECONDS"] = "1";
+  EXPECT_EQ(config_from(v).moderation_hour_seconds, 1);
+  v["MODERATION_HOUR_SECONDS"] = "0";
+  EXPECT_TRUE(mentions(problems_of(v), "MODERATION_HOUR_SECONDS"));
+}
+
 TEST(Config, ReportsAllProblemsAtOnce) {
   EnvMap v{{"ACCESS_TOKEN_EXPIRE_MINUTES", "soon"}};
   try {

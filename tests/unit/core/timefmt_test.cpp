@@ -50,4 +50,19 @@ TEST(Rfc3339Now, HasTheWireShape) {
 }
 
 }  // namespace
+TEST(Rfc3339, AcceptsDateTimesWithAnOffset) {
+  for (const char* t : {"2026-11-21T22:23:17Z", "2026-11-21T22:23:17.371927Z", "2026-11-21 22:23:17+01:00",
+                        "2026-11-21t22:23:17.1-05:30", "2026-11-21T22:23:17.123456789z"}) {
+    EXPECT_TRUE(is_rfc3339(t)) << t;
+  }
+}
+
+TEST(Rfc3339, RefusesEverythingElse) {
+  for (const char* t : {"", "yesterday", "2026-11-21", "2026-11-21T22:23:17", "2026-11-21T22:23Z",
+                        "2026-11-21T22:23:17.Z", "2026-11-21T22:23:17.1234567890Z", "2026-11-21T22:23:17+0100",
+                        "2026-11-21T22:23:17Z ", "2026/11/21T22:23:17Z", "20261121T222317Z", "2026-11-21T22:23:17+01:0"}) {
+    EXPECT_FALSE(is_rfc3339(t)) << t;
+  }
+}
+
 }  // namespace chat

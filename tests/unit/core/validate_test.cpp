@@ -351,6 +351,29 @@ TEST(InputInteger, QueryStringNonIntegers) {
   for (const auto& fe : e.errors()) EXPECT_EQ(fe.type, "int_parsing");
 }
 
+TEST(InputNumber, JsonNumbersFormDecimalsAndRange) {
+  Input in = Input::body(json_request(R"({"h":1.5,"big":1e400,"s":"2","n":null,"neg":-1})"));
+  EXPECT_EQ(in.number("h", 0.001, 100), std::optional<double>(1.5));
+  EXPECT_EQ(in.number("n", 0.001, 100), std::nullopt);  // null: not given
+  EXPECT_EQ(in.number("missing", 0.001, 100), std::nullopt);
+  EXPECT_TRUE(in.ok());
+  EXPECT_EQ(in.number("s", 0.001, 100), std::nullopt);    // a string is not a number
+  EXPECT_EQ(in.number("neg", 0.001, 100), std::nullopt);  // below the minimum
+  EXPECT_EQ(in.number("required", 0.001, 100, true), std::nullopt);
+  HttpError e = thrown_by([&] { in.check(); });
+  ASSERT_EQ(e.errors().size(), 3u);
+  EXPECT_EQ(e.errors()[0].type, "float_parsing");
+  EXPECT_EQ(e.errors()[1].type, "greater_than_equal");
+  EXPECT_EQ(e.errors()[1].msg, "Neg must be between 0.001 and 100");
+  EXPECT_EQ(e.errors()[2].type, "missing");
+  Request q;
+  q.query = parse_urlencoded("h=2.25&x=abc&inf=inf");
+  Input qi = Input::query(q);
+  EXPECT_EQ(qi.number("h", 0, 10), std::optional<double>(2.25));
+  EXPECT_EQ(qi.number("x", 0, 10), std::nullopt);
+  EXPECT_EQ(qi.number("inf", 0, 1e9), std::nullopt);
+}
+
 TEST(InputBoolean, JsonBooleans) {
   Input in = Input::body(json_request(R"({"t":true,"f":false,"s":"true","n":1})"));
   EXPECT_EQ(in.boolean("t"), std::optional<bool>(true));
