@@ -60,8 +60,6 @@ PIDS=$RUN/pids
 SOCKS=$RUN/sock
 REDIS_SOCK=$RUN/redis/redis.sock
 NGINX_PREFIX=$RUN/nginx
-NGINX_PID=$PIDS/nginx.pid
-REDIS_PID=$PIDS/redis.pid
 
 IS_ROOT=0
 [[ $(id -u) == 0 ]] && IS_ROOT=1
