@@ -515,11 +515,9 @@ void Server::tick() {
     }
   }
   for (const auto& t : typing_.expire(now)) publish_typing(t.user_id, t.username, t.conversation_id, false);
+  const int64_t wall = unix_now_ms();
   for (auto it = revoked_.begin(); it != revoked_.end();) {
-    it = now - it->second > 60'000 ? revoked_.erase(it) : std::next(it);
-  }
-  for (auto it = all_revoked_wall_ms_.begin(); it != all_revoked_wall_ms_.end();) {
-    it = unix_now_ms() - it->second > 60'000 ? all_revoked_wall_ms_.erase(it) : std::next(it);
+    it = wall - it->second > 60'000 ? revoked_.erase(it) : std::next(it);
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -82,9 +83,9 @@ class Server : public Sink {
   void end_typing_of(const std::string& user_id);
   // chat:ephemeral signal between daemons: the user's last socket anywhere closed (its typing ends).
   static constexpr const char* kUserGoneSignal = "user_gone";
-  // A session (or "*:<user>") revoked within the last minute: an upgrade whose check raced the
-  // revocation is refused.
-  bool recently_revoked(const std::string& key);
+  // When a session (or "*:<user>") was revoked, if that was within the last minute: an upgrade whose check
+  // raced the revocation is refused.
+  std::optional<int64_t> recently_revoked(const std::string& key);
 
   const Config& config_;
   ServerOptions options_;
@@ -107,8 +108,9 @@ class Server : public Sink {
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
   std::vector<uint64_t> dirty_;
   std::vector<std::unique_ptr<Connection>> closed_;  // freed after dispatch
-  std::unordered_map<std::string, int64_t> revoked_;  // session id or "*:<user>" → loop ms
-  std::unordered_map<std::string, int64_t> all_revoked_wall_ms_;  // user → when every session of it was revoked
+  // Session id or "*:<user>" (every session of the user) → when it was revoked, wall-clock ms: comparable
+  // with a session's creation time in PostgreSQL.
+  std::unordered_map<std::string, int64_t> revoked_;
   size_t pending_auth_ = 0;
   bool shutting_down_ = false;
   std::string heartbeat_id_;  // "<host>:<port>" in chat:heartbeat:realtime

@@ -27,11 +27,11 @@ void Server::on_auth_done(AuthResult r) {
   // Revoked while the worker was checking it: a session as a logout would make it (401), every
   // session of the user as a ban or a password reset would (403) — but not a session opened after that
   // revocation (the user logged in again, with the new password or after an unban).
+  auto all_at = recently_revoked("*:" + r.user_id);
   if (r.status == 0 && recently_revoked(r.session_id)) {
     r.status = 401;
     r.detail = "Could not validate credentials";
-  } else if (r.status == 0 && recently_revoked("*:" + r.user_id) &&
-             r.session_created_ms <= all_revoked_wall_ms_[r.user_id]) {
+  } else if (r.status == 0 && all_at && r.session_created_ms <= *all_at) {
     r.status = 403;
     r.detail = "Inactive user";
   }
@@ -96,14 +96,14 @@ void Server::on_auth_done(AuthResult r) {
   if (Connection* still = find(r.conn)) mark_dirty(*still);
 }
 
-bool Server::recently_revoked(const std::string& key) {
+std::optional<int64_t> Server::recently_revoked(const std::string& key) {
   auto it = revoked_.find(key);
-  if (it == revoked_.end()) return false;
-  if (loop_.now_ms() - it->second > kRecentRevocationMs) {
+  if (it == revoked_.end()) return std::nullopt;
+  if (unix_now_ms() - it->second > kRecentRevocationMs) {
     revoked_.erase(it);
-    return false;
+    return std::nullopt;
   }
-  return true;
+  return it->second;
 }
 
 void Server::process_frames(Connection& c) {
@@ -262,11 +262,10 @@ void Server::on_revoked(const std::string& text) {
   if (session == "*") {
     if (user.empty()) return;
     ids = hub_.sockets_of_user(user);
-    revoked_["*:" + user] = loop_.now_ms();
-    all_revoked_wall_ms_[user] = unix_now_ms();
+    revoked_["*:" + user] = unix_now_ms();
   } else {
     ids = hub_.sockets_of_session(session);
-    revoked_[session] = loop_.now_ms();
+    revoked_[session] = unix_now_ms();
   }
   revoke_sockets(ids, reason);
 }
@@ -304,7 +303,7 @@ void Server::sweep_revocations() {
     if (refused.empty()) return;
     loop_.post([this, refused = std::move(refused)] {
       for (const auto& [session, reason] : refused) {
-        revoked_[session] = loop_.now_ms();
+        revoked_[session] = unix_now_ms();
         revoke_sockets(hub_.sockets_of_session(session), reason);
       }
     });
