@@ -19,16 +19,6 @@ constexpr double kMaxHours = 24.0 * 365 * 100;  // a century: "until lifted" is 
 constexpr double kDefaultSuspensionHours = 24;
 const char* const kRoles[] = {"member", "moderator", "admin"};
 
-// Newest first, every filter optional; $6/$7 page it.
-constexpr db::Statement kAuditLog{
-    "admin_audit_log",
-    "SELECT coalesce(json_agg(json_build_object('id', a.id, 'actor_id', a.actor_id, 'actor', a.actor, "
-    "'action', a.action, 'target_kind', a.target_kind, 'target_id', a.target_id, 'reason', a.reason, "
-    "'details', a.details, 'created_at', rfc3339(a.created_at)) ORDER BY a.id DESC), '[]') AS j "
-    "FROM (SELECT * FROM audit_log WHERE ($1::uuid IS NULL OR actor_id = $1) AND ($2::uuid IS NULL OR target_id = $2) "
-    "AND ($3::text IS NULL OR action = $3) AND ($4::timestamptz IS NULL OR created_at >= $4) "
-    "AND ($5::timestamptz IS NULL OR created_at < $5) ORDER BY id DESC LIMIT $6 OFFSET $7) a"};
-
 CurrentUser require_admin(Context& ctx, const Request& req) {
   CurrentUser me = require_user(ctx, req);
   if (!me.is_admin()) http::forbidden("Not enough permissions");
@@ -83,24 +73,22 @@ Response role(Context& ctx, Request& req) {
 Response audit_log(Context& ctx, Request& req) {
   require_admin(ctx, req);
   http::Input q = http::Input::query(req);
-  int64_t limit = q.integer("limit", {false, 1, 100}).value_or(50);
-  int64_t offset = q.integer("offset", {false, 0}).value_or(0);
-  auto actor = q.uuid("actor_id", false);
-  auto target = q.uuid("target_id", false);
-  auto action = q.string("action", {false, 1, 64, true, "Action"});
-  std::optional<std::string> range[2];
-  const char* keys[] = {"since", "until"};
-  for (int i = 0; i < 2; ++i) {
-    range[i] = q.string(keys[i], {false, 1, 64, true, nullptr});
-    if (range[i] && !is_rfc3339(*range[i])) {
-      q.add_error(keys[i], http::label_of(keys[i]) + " must be an RFC 3339 date-time such as 2026-11-21T22:23:17Z",
+  AuditFilter f;
+  f.limit = q.integer("limit", {false, 1, 100}).value_or(50);
+  f.offset = q.integer("offset", {false, 0}).value_or(0);
+  f.actor_id = q.uuid("actor_id", false);
+  f.target_id = q.uuid("target_id", false);
+  f.action = q.string("action", {false, 1, 64, true, "Action"});
+  for (auto [key, value] : {std::pair{"since", &f.since}, std::pair{"until", &f.until}}) {
+    *value = q.string(key, {false, 1, 64, true, nullptr});
+    if (*value && !is_rfc3339(**value)) {
+      q.add_error(key, http::label_of(key) + " must be an RFC 3339 date-time such as 2026-11-21T22:23:17Z",
                   "datetime_parsing");
-      range[i].reset();
+      value->reset();
     }
   }
   q.check();
-  auto r = ctx.db.exec(kAuditLog, {actor, target, action, range[0], range[1], limit, offset});
-  return Response::json(200, r.str(0, "j"));
+  return Response::json(200, audit_log_json(ctx, f));
 }
 
 }  // namespace

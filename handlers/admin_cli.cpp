@@ -42,18 +42,8 @@ constexpr db::Statement kAuditRows{
     "coalesce(a.target_id::text, '') AS target_id, coalesce(u.username, '') AS target_name, "
     "coalesce(a.reason, '') AS reason, a.details::text AS details "
     "FROM audit_log a LEFT JOIN users u ON u.id = a.target_id AND a.target_kind = 'user' "
-    "WHERE ($1::text IS NULL OR a.actor = $1) AND ($2::uuid IS NULL OR a.target_id = $2) "
-    "AND ($3::text IS NULL OR a.action = $3) ORDER BY a.id DESC LIMIT $4"};
-constexpr db::Statement kAuditJson{
-    "cli_audit_json",
-    "SELECT coalesce(json_agg(json_build_object('id', a.id, 'actor_id', a.actor_id, 'actor', a.actor, "
-    "'action', a.action, 'target_kind', a.target_kind, 'target_id', a.target_id, 'reason', a.reason, "
-    "'details', a.details, 'created_at', rfc3339(a.created_at)) ORDER BY a.id DESC), '[]') AS j "
-    "FROM (SELECT * FROM audit_log WHERE ($1::text IS NULL OR actor = $1) AND ($2::uuid IS NULL OR target_id = $2) "
-    "AND ($3::text IS NULL OR action = $3) ORDER BY id DESC LIMIT $4) a"};
-
-constexpr db::Statement kActorName{"cli_actor_name", "SELECT username FROM users WHERE id = $1"};
-
+    "WHERE ($1::uuid IS NULL OR a.actor_id = $1) AND ($2::text IS NULL OR a.actor = $2) "
+    "AND ($3::uuid IS NULL OR a.target_id = $3) AND ($4::text IS NULL OR a.action = $4) ORDER BY a.id DESC LIMIT $5"};
 struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> options;  // "--role" -> "admin"; flags -> ""
@@ -154,20 +144,19 @@ int run(Context& ctx, const std::string& cmd, const Args& a) {
       limit = std::atoll(l->c_str());
       if (limit < 1 || limit > 10000) throw std::invalid_argument("bad --limit");
     }
-    std::optional<std::string> actor = option(a, "--actor");
-    if (actor && *actor != "system") {  // the log keeps the actor's username
-      auto id = find_user_id(ctx, *actor);
-      if (!id) http::not_found("User not found: " + *actor);
-      actor = ctx.db.exec(kActorName, {*id}).str(0, "username");
+    AuditFilter f;
+    f.limit = limit;
+    f.action = option(a, "--action");
+    if (auto actor = option(a, "--actor")) {
+      if (*actor == "system") f.actor = *actor;
+      else f.actor_id = user_or_fail(ctx, *actor);
     }
-    std::optional<std::string> target;
-    if (auto t = option(a, "--target")) target = user_or_fail(ctx, *t);
-    std::vector<db::Param> params{actor, target, option(a, "--action"), limit};
+    if (auto t = option(a, "--target")) f.target_id = user_or_fail(ctx, *t);
     if (option(a, "--json")) {
-      std::printf("%s\n", ctx.db.exec(kAuditJson, params).str(0, "j").c_str());
+      std::printf("%s\n", audit_log_json(ctx, f).c_str());
       return 0;
     }
-    auto r = ctx.db.exec(kAuditRows, params);
+    auto r = ctx.db.exec(kAuditRows, {f.actor_id, f.actor, f.target_id, f.action, f.limit});
     for (int i = 0; i < r.rows(); ++i) {
       std::printf("%s  %-6s %-20s %-20s %s %s %s%s\n", r.text(i, "at").data(), r.str(i, "id").c_str(),
                   r.str(i, "actor").c_str(), r.str(i, "action").c_str(), r.str(i, "target_kind").c_str(),

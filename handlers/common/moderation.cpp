@@ -37,6 +37,16 @@ constexpr db::Statement kAudit{
 constexpr db::Statement kAdminView{
     "mod_admin_view",
     "SELECT " CHAT_USER_COLUMNS ", u.status_until, u.status_reason FROM users u WHERE u.id = $1"};
+// Newest first, every filter optional; $7/$8 page it.
+constexpr db::Statement kAuditLog{
+    "mod_audit_log",
+    "SELECT coalesce(json_agg(json_build_object('id', a.id, 'actor_id', a.actor_id, 'actor', a.actor, "
+    "'action', a.action, 'target_kind', a.target_kind, 'target_id', a.target_id, 'reason', a.reason, "
+    "'details', a.details, 'created_at', rfc3339(a.created_at)) ORDER BY a.id DESC), '[]') AS j "
+    "FROM (SELECT * FROM audit_log WHERE ($1::uuid IS NULL OR actor_id = $1) AND ($2::text IS NULL OR actor = $2) "
+    "AND ($3::uuid IS NULL OR target_id = $3) AND ($4::text IS NULL OR action = $4) "
+    "AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at < $6) "
+    "ORDER BY id DESC LIMIT $7 OFFSET $8) a"};
 constexpr db::Statement kFindUser{
     "mod_find_user",
     "SELECT id FROM users WHERE id::text = lower($1) OR lower(username) = lower($1) OR lower(email) = lower($1) "
@@ -178,6 +188,11 @@ std::string create_user(Context& ctx, const Actor& actor, const std::string& use
   }
   if (role != "member") set_role(ctx, actor, id, role);
   return id;
+}
+
+std::string audit_log_json(Context& ctx, const AuditFilter& f) {
+  return ctx.db.exec(kAuditLog, {f.actor_id, f.actor, f.target_id, f.action, f.since, f.until, f.limit, f.offset})
+      .str(0, "j");
 }
 
 std::optional<std::string> find_user_id(Context& ctx, const std::string& id_username_or_email) {

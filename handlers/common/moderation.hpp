@@ -57,6 +57,20 @@ std::string reset_password(Context& ctx, const Actor& actor, const std::string& 
 std::string create_user(Context& ctx, const Actor& actor, const std::string& username, const std::string& email,
                         const std::string& password, const std::string& role);
 
+// Which audit log entries: every given filter must hold. `actor` is the name as logged ("system" for chat-admin).
+struct AuditFilter {
+  std::optional<std::string> actor_id;
+  std::optional<std::string> actor;
+  std::optional<std::string> target_id;
+  std::optional<std::string> action;
+  std::optional<std::string> since;  // RFC 3339, inclusive
+  std::optional<std::string> until;  // RFC 3339, exclusive
+  int64_t limit = 50;
+  int64_t offset = 0;
+};
+// The matching entries, newest first, as the JSON array of AuditEntry objects (/openapi.json).
+std::string audit_log_json(Context& ctx, const AuditFilter& filter);
+
 // The id of a user named by its id, username or email (chat-admin's arguments); nullopt when none.
 std::optional<std::string> find_user_id(Context& ctx, const std::string& id_username_or_email);
 
