@@ -108,13 +108,9 @@ void worker(const Config& config, const http::Router& router, const char* progra
     auto started = std::chrono::steady_clock::now();
     http::Request req;
     http::Response resp;
-    if (!read_request(r, req)) {
-      log::set_request_id(req.request_id);
-      resp = too_large(router, req);
-    } else {
-      log::set_request_id(req.request_id);
-      resp = dispatch(ctx, router, req);
-    }
+    bool within_limit = read_request(r, req);
+    log::set_request_id(req.request_id);
+    resp = within_limit ? dispatch(ctx, router, req) : too_large(router, req);
     write_response(r, resp);
     FCGX_Finish_r(&r);
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);

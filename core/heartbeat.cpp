@@ -27,10 +27,8 @@ std::string supervised_name(const std::string& fallback) {
   return fallback;
 }
 
-int64_t wall_ms() { return unix_now_ms(); }
-
 void beat(redis::Client& redis, Kind kind, const std::string& id) {
-  const int64_t now = wall_ms();
+  const int64_t now = unix_now_ms();
   redis.command({"ZADD", key(kind), std::to_string(now), id});
   redis.command({"ZREMRANGEBYSCORE", key(kind), "-inf", "(" + std::to_string(now - kForgetAfterMs)});
 }
@@ -38,7 +36,7 @@ void beat(redis::Client& redis, Kind kind, const std::string& id) {
 void gone(redis::Client& redis, Kind kind, const std::string& id) { redis.command({"ZREM", key(kind), id}); }
 
 std::vector<Instance> read(redis::Client& redis, Kind kind) {
-  const int64_t now = wall_ms();
+  const int64_t now = unix_now_ms();
   redis::Reply r = redis.command({"ZREVRANGE", key(kind), "0", "-1", "WITHSCORES"});
   if (r.is_error()) throw redis::RedisError("ZREVRANGE refused: " + r.str());
   std::vector<Instance> out;

@@ -31,8 +31,6 @@ std::string instance_id(const std::string& suffix);
 // `fallback` (a pid: then a restarted instance is a new one, and the dead one shows as stale for a while).
 std::string supervised_name(const std::string& fallback);
 
-int64_t wall_ms();
-
 // Both throw redis::RedisError when Redis is unreachable (a beat is simply retried at the next interval).
 void beat(redis::Client& redis, Kind kind, const std::string& id);
 void gone(redis::Client& redis, Kind kind, const std::string& id);
