@@ -5,11 +5,12 @@
 #include "core/crypto.hpp"
 #include "core/timefmt.hpp"
 #include "core/validate.hpp"
-#include "handlers/common/auth_guard.hpp"
-#include "handlers/common/moderation.hpp"
+#include "domain/principal.hpp"
+#include "domain/moderation.hpp"
 #include "handlers/routes.hpp"
 
 namespace chat::handlers {
+using namespace chat::domain;  // the handlers are the HTTP face of the domain layer
 namespace {
 
 using http::Request;

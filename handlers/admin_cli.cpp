@@ -14,9 +14,10 @@
 #include "core/config.hpp"
 #include "core/crypto.hpp"
 #include "core/log.hpp"
-#include "handlers/common/moderation.hpp"
+#include "domain/moderation.hpp"
 
 namespace chat::handlers {
+using namespace chat::domain;  // the handlers are the HTTP face of the domain layer
 
 const char* const kAdminCliUsage =
     "usage: chat-admin COMMAND [ARGUMENTS]        (DATABASE_URL and REDIS_URL from the environment or CHAT_ENV_FILE)\n"

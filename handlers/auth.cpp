@@ -4,11 +4,12 @@
 #include "core/log.hpp"
 #include "core/password.hpp"
 #include "core/timefmt.hpp"
-#include "handlers/common/accounts.hpp"
-#include "handlers/common/auth_guard.hpp"
+#include "domain/accounts.hpp"
+#include "domain/principal.hpp"
 #include "handlers/routes.hpp"
 
 namespace chat::handlers {
+using namespace chat::domain;  // the handlers are the HTTP face of the domain layer
 namespace {
 
 using http::Request;

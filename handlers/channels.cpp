@@ -1,13 +1,14 @@
 // /api/v1/channels: the channel-kind conversations as team-chat clients see them.
 #include "core/crypto.hpp"
 #include "core/validate.hpp"
-#include "handlers/common/access.hpp"
-#include "handlers/common/conversation_sql.hpp"
-#include "handlers/common/events.hpp"
-#include "handlers/common/moderation.hpp"
+#include "domain/access.hpp"
+#include "domain/conversation_sql.hpp"
+#include "domain/outbox.hpp"
+#include "domain/moderation.hpp"
 #include "handlers/routes.hpp"
 
 namespace chat::handlers {
+using namespace chat::domain;  // the handlers are the HTTP face of the domain layer
 namespace {
 
 using http::Request;

@@ -2,13 +2,14 @@
 // replies, search, read markers).
 #include "core/crypto.hpp"
 #include "core/validate.hpp"
-#include "handlers/common/access.hpp"
-#include "handlers/common/events.hpp"
-#include "handlers/common/message_sql.hpp"
-#include "handlers/common/messaging.hpp"
+#include "domain/access.hpp"
+#include "domain/outbox.hpp"
+#include "domain/message_sql.hpp"
+#include "domain/messaging.hpp"
 #include "handlers/routes.hpp"
 
 namespace chat::handlers {
+using namespace chat::domain;  // the handlers are the HTTP face of the domain layer
 namespace {
 
 using http::Request;

@@ -5,7 +5,7 @@
 #include "core/http_metrics.hpp"
 #include "core/log.hpp"
 #include "handlers/routes.hpp"
-#include "worker/keys.hpp"
+#include "core/stream.hpp"
 
 namespace chat::handlers {
 namespace {
@@ -72,7 +72,6 @@ Response root(Context&, Request&) {
 // Prometheus text exposition (version 0.0.4): the handlers' requests and latencies, and the job queue
 // from chat-worker's Redis counters (each realtime daemon serves its own socket metrics).
 Response metrics(Context& ctx, Request&) {
-  namespace keys = worker::keys;
   std::string out;
   auto metric = [&out](const char* name, const char* type, const char* help) {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
@@ -85,13 +84,13 @@ Response metrics(Context& ctx, Request&) {
   bool redis_up = true;
   try {
     out += http::render_request_metrics(ctx.redis);
-    auto counters = ctx.redis.command({"MGET", keys::kDone, keys::kRetried, keys::kDeadLettered});
-    auto by_type = ctx.redis.command({"HGETALL", keys::kByType});
-    auto depth = ctx.redis.command({"XLEN", keys::kJobs});
-    auto pending = ctx.redis.command({"XPENDING", keys::kJobs, keys::kGroup});
-    auto delayed = ctx.redis.command({"ZCARD", keys::kDelayed});
-    auto dead = ctx.redis.command({"XLEN", keys::kDead});
-    auto oldest = ctx.redis.command({"XRANGE", keys::kJobs, "-", "+", "COUNT", "1"});
+    auto counters = ctx.redis.command({"MGET", stream::kDone, stream::kRetried, stream::kDeadLettered});
+    auto by_type = ctx.redis.command({"HGETALL", stream::kByType});
+    auto depth = ctx.redis.command({"XLEN", stream::kJobs});
+    auto pending = ctx.redis.command({"XPENDING", stream::kJobs, stream::kGroup});
+    auto delayed = ctx.redis.command({"ZCARD", stream::kDelayed});
+    auto dead = ctx.redis.command({"XLEN", stream::kDead});
+    auto oldest = ctx.redis.command({"XRANGE", stream::kJobs, "-", "+", "COUNT", "1"});
     auto now = ctx.redis.command({"TIME"});
     metric("chat_jobs_total", "counter", "Background jobs by outcome (done, retried, dead_lettered).");
     const char* outcomes[] = {"done", "retried", "dead_lettered"};

@@ -1,11 +1,12 @@
 // /api/v1/users: headless registration, list, me, get, update (PUT and PATCH), search.
 #include "core/crypto.hpp"
-#include "handlers/common/accounts.hpp"
-#include "handlers/common/auth_guard.hpp"
-#include "handlers/common/user_view.hpp"
+#include "domain/accounts.hpp"
+#include "domain/principal.hpp"
+#include "domain/user_view.hpp"
 #include "handlers/routes.hpp"
 
 namespace chat::handlers {
+using namespace chat::domain;  // the handlers are the HTTP face of the domain layer
 namespace {
 
 using http::Request;

@@ -1,5 +1,5 @@
 // Worker threads and the upgrade's authentication: the same 401/403 rules as the REST handlers
-// (handlers/common/auth_guard), plus the user's conversations and the missed events of a resume.
+// (domain/principal), plus the user's conversations and the missed events of a resume.
 #include "realtime/auth_worker.hpp"
 
 #include <chrono>
@@ -8,7 +8,7 @@
 #include "core/jwt.hpp"
 #include "core/log.hpp"
 #include "core/timefmt.hpp"
-#include "handlers/common/auth_guard.hpp"  // CHAT_USER_INACTIVE_SQL: one definition of "inactive"
+#include "domain/principal.hpp"  // CHAT_USER_INACTIVE_SQL: one definition of "inactive"
 #include "realtime/event_loop.hpp"
 
 namespace chat::realtime {

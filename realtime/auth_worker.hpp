@@ -66,7 +66,7 @@ struct AuthResult {
   std::optional<FetchedRange> fetched;
 };
 
-// JWT (HS256, exp), then one query for user + session (the same SQL as handlers/common/auth_guard),
+// JWT (HS256, exp), then one query for user + session (the same SQL as domain/principal),
 // then the user's conversations and, for a kFetch plan, the missed entries. Never throws.
 AuthResult authenticate(Context& ctx, const AuthRequest& req);
 

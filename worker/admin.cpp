@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "core/redis.hpp"
-#include "worker/keys.hpp"
+#include "core/stream.hpp"
 
 namespace chat::worker {
 
@@ -69,27 +69,27 @@ redis::Reply info_value(const redis::Reply& flat, std::string_view name) {
 Stats collect(redis::Client& r, int64_t* now_ms) {
   Stats s;
   *now_ms = redis_time_ms(r);
-  s.depth = must(r, {"XLEN", keys::kJobs}).integer();
-  redis::Reply consumers = r.command({"XINFO", "CONSUMERS", keys::kJobs, keys::kGroup});
+  s.depth = must(r, {"XLEN", stream::kJobs}).integer();
+  redis::Reply consumers = r.command({"XINFO", "CONSUMERS", stream::kJobs, stream::kGroup});
   for (size_t i = 0; consumers.is_array() && i < consumers.size(); ++i) {
     redis::Reply c = consumers.element(i);
     ConsumerStats cs{info_value(c, "name").str(), info_value(c, "pending").integer(), info_value(c, "idle").integer()};
     s.pending += cs.pending;
     s.consumers.push_back(cs);
   }
-  s.delayed = must(r, {"ZCARD", keys::kDelayed}).integer();
-  s.dead = must(r, {"XLEN", keys::kDead}).integer();
-  redis::Reply counters = must(r, {"MGET", keys::kDone, keys::kRetried, keys::kDeadLettered});
+  s.delayed = must(r, {"ZCARD", stream::kDelayed}).integer();
+  s.dead = must(r, {"XLEN", stream::kDead}).integer();
+  redis::Reply counters = must(r, {"MGET", stream::kDone, stream::kRetried, stream::kDeadLettered});
   s.done = to_int(counters.element(0).str());
   s.retried = to_int(counters.element(1).str());
   s.dead_lettered = to_int(counters.element(2).str());
-  redis::Reply oldest = must(r, {"XRANGE", keys::kJobs, "-", "+", "COUNT", "1"});
+  redis::Reply oldest = must(r, {"XRANGE", stream::kJobs, "-", "+", "COUNT", "1"});
   if (oldest.size() > 0) {
     if (auto ms = stream_id_ms(oldest.element(0).element(0).str())) s.oldest_age_ms = std::max<int64_t>(*now_ms - *ms, 0);
   }
-  redis::Reply next = must(r, {"ZRANGE", keys::kDelayed, "0", "0", "WITHSCORES"});
+  redis::Reply next = must(r, {"ZRANGE", stream::kDelayed, "0", "0", "WITHSCORES"});
   if (next.size() >= 2) s.next_delayed_in_ms = std::max<int64_t>(to_int(next.element(1).str()) - *now_ms, 0);
-  redis::Reply last = must(r, {"HGETALL", keys::kSchedLast});
+  redis::Reply last = must(r, {"HGETALL", stream::kSchedLast});
   for (size_t i = 1; i < last.size(); i += 2) s.periodic.push_back(last.element(i).str());
   std::sort(s.periodic.begin(), s.periodic.end());
   s.now_ms = *now_ms;
@@ -101,7 +101,7 @@ std::vector<std::pair<std::string, Fields>> dead_entries(redis::Client& r, const
   std::string start = id ? *id : "-";
   const std::string end = id ? *id : "+";
   for (;;) {
-    redis::Reply page = must(r, {"XRANGE", keys::kDead, start, end, "COUNT", "500"});
+    redis::Reply page = must(r, {"XRANGE", stream::kDead, start, end, "COUNT", "500"});
     for (size_t i = 0; i < page.size(); ++i) out.emplace_back(page.element(i).element(0).str(), fields_of(page.element(i)));
     if (id || page.size() < 500) break;
     start = "(" + out.back().first;
@@ -152,13 +152,13 @@ std::optional<AdminCommand> parse_admin_args(const std::vector<std::string>& arg
 
 std::string render_stats_text(const Stats& s) {
   std::ostringstream o;
-  o << "queue " << keys::kJobs << " (group " << keys::kGroup << ")\n";
+  o << "queue " << stream::kJobs << " (group " << stream::kGroup << ")\n";
   o << "  depth           " << s.depth << "  (waiting " << std::max<int64_t>(s.depth - s.pending, 0) << ", in flight "
     << s.pending << ")\n";
   o << "  oldest job age  " << (s.oldest_age_ms ? seconds(*s.oldest_age_ms) : "-") << "\n";
   o << "  delayed         " << s.delayed;
   if (s.next_delayed_in_ms) o << "  (next due in " << seconds(*s.next_delayed_in_ms) << ")";
-  o << "\n  dead-letter     " << s.dead << "  (" << keys::kDead << ")\n";
+  o << "\n  dead-letter     " << s.dead << "  (" << stream::kDead << ")\n";
   o << "consumers\n";
   if (s.consumers.empty()) o << "  (none)\n";
   for (const auto& c : s.consumers) o << "  " << c.name << "  in flight " << c.pending << "  idle " << seconds(c.idle_ms) << "\n";
@@ -193,7 +193,7 @@ json::Value stats_json(const Stats& s) {
   json::Value totals = json::Value::object();
   totals.set("done", s.done).set("retried", s.retried).set("dead_lettered", s.dead_lettered);
   json::Value out = json::Value::object();
-  out.set("queue", keys::kJobs).set("depth", s.depth).set("waiting", std::max<int64_t>(s.depth - s.pending, 0));
+  out.set("queue", stream::kJobs).set("depth", s.depth).set("waiting", std::max<int64_t>(s.depth - s.pending, 0));
   out.set("in_flight", s.pending).set("consumers", std::move(consumers)).set("delayed", s.delayed).set("dead", s.dead);
   out.set("totals", std::move(totals));
   if (s.oldest_age_ms) out.set("oldest_age_ms", *s.oldest_age_ms);
@@ -257,7 +257,7 @@ int run_admin(const AdminCommand& cmd, const Config& config) {
     int64_t n = 0;
     for (const auto& [id, f] : entries) {
       if (cmd.kind == Kind::kDeadRetry) {
-        std::vector<std::string> args{"EVAL", kReviveScript, "2", keys::kDead, keys::kJobs, id};
+        std::vector<std::string> args{"EVAL", kReviveScript, "2", stream::kDead, stream::kJobs, id};
         for (const auto& [k, v] : revive_fields(f)) {
           args.push_back(k);
           args.push_back(v);
@@ -266,7 +266,7 @@ int run_admin(const AdminCommand& cmd, const Config& config) {
         if (added.is_nil()) continue;  // someone else revived or dropped it meanwhile
         ids.push(id);
       } else {
-        if (must(r, {"XDEL", keys::kDead, id}).integer() == 0) continue;
+        if (must(r, {"XDEL", stream::kDead, id}).integer() == 0) continue;
         ids.push(id);
       }
       ++n;

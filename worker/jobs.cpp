@@ -9,7 +9,7 @@
 #include "core/crypto.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
-#include "handlers/common/events.hpp"
+#include "domain/outbox.hpp"
 #include "worker/maintenance.hpp"
 
 namespace chat::worker {
@@ -135,7 +135,7 @@ void mention_notification(JobContext& jc) {
       .set("from_user_id", sender)
       .set("from_username", msg.text(0, "from_username"));
   const std::string data_text = data.dump();
-  handlers::Outbox out;
+  domain::Outbox out;
   std::vector<std::string> notified;
   {
     // A message deleted between the read above and this commit may still notify: the same race as a
@@ -146,13 +146,13 @@ void mention_notification(JobContext& jc) {
     for (const auto& user : notified) {
       json::Value payload = json::Value::object();
       payload.set("data", json::Value::raw(data_text));
-      out.event(tx, handlers::Event{"mention_notification", conversation, handlers::Audience::kUsers, {user},
+      out.event(tx, domain::Event{"mention_notification", conversation, domain::Audience::kUsers, {user},
                                     std::move(payload)});
     }
     tx.commit();
   }
   if (notified.empty()) return;
-  if (jc.relayer) jc.relayer->relay(jc.ctx, handlers::shard_of(conversation));
+  if (jc.relayer) jc.relayer->relay(jc.ctx, domain::shard_of(conversation));
   else out.relay(jc.ctx);
   log::debug("mention_notified", {{"job_id", jc.job.job_id}, {"message_id", m->message_id},
                                   {"users", std::to_string(notified.size())}});
@@ -169,7 +169,7 @@ void Relayer::relay(Context& ctx, int shard) {
     busy_[shard] = true;
   }
   for (;;) {
-    int n = handlers::relay_shard(ctx, shard);  // never throws; a failure leaves the rows for the periodic relay
+    int n = domain::relay_shard(ctx, shard);  // never throws; a failure leaves the rows for the periodic relay
     std::lock_guard lock(mu_);
     if (!again_[shard] && n < kPage) {
       busy_[shard] = false;

@@ -22,7 +22,7 @@ namespace chat::worker {
 // takes the rows of every committed transaction, in order), so a busy pool relays in batches.
 class Relayer {
  public:
-  // relay_shard relays at most this many rows per call (its LIMIT in handlers/common/events.cpp).
+  // relay_shard relays at most this many rows per call (its LIMIT in domain/events.cpp).
   static constexpr int kPage = 500;
 
   void relay(Context& ctx, int shard);

@@ -6,8 +6,8 @@
 
 #include "core/crypto.hpp"
 #include "core/log.hpp"
-#include "handlers/common/events.hpp"
-#include "worker/keys.hpp"
+#include "domain/outbox.hpp"
+#include "core/stream.hpp"
 
 namespace chat::worker {
 namespace {
@@ -87,7 +87,7 @@ void outbox_relay(JobContext& jc) {
   for (int i = 0; i < shards.rows(); ++i) {
     int shard = static_cast<int>(shards.int64(i, "shard"));
     for (int round = 0; round < kRelayRoundsPerShard; ++round) {
-      int n = handlers::relay_shard(jc.ctx, shard);
+      int n = domain::relay_shard(jc.ctx, shard);
       if (n < 0) {
         deferred = true;
         break;
@@ -102,7 +102,7 @@ void outbox_relay(JobContext& jc) {
 
 void presence_sweep(JobContext& jc) {
   int64_t now = redis_time_ms(jc.ctx.redis);
-  redis::Reply swept = jc.ctx.redis.command({"GET", keys::kPresenceSwept});
+  redis::Reply swept = jc.ctx.redis.command({"GET", stream::kPresenceSwept});
   std::string from = "-inf";
   if (swept.is_string()) {
     try {
@@ -111,7 +111,7 @@ void presence_sweep(JobContext& jc) {
       from = "-inf";
     }
   }
-  redis::Reply expired = jc.ctx.redis.command({"ZRANGEBYSCORE", keys::kPresence, from, "(" + std::to_string(now)});
+  redis::Reply expired = jc.ctx.redis.command({"ZRANGEBYSCORE", stream::kPresence, from, "(" + std::to_string(now)});
   if (expired.is_error()) throw redis::RedisError("ZRANGEBYSCORE refused: " + expired.str());
   std::vector<std::string> ids;
   for (size_t i = 0; i < expired.size(); ++i) {
@@ -122,7 +122,7 @@ void presence_sweep(JobContext& jc) {
     auto r = jc.ctx.db.exec(kPresenceOffline, {db::text_array(ids)});
     if (r.rows() > 0) log::info("presence_swept", {{"offline", std::to_string(r.rows())}});
   }
-  jc.ctx.redis.command({"SET", keys::kPresenceSwept, std::to_string(now)});
+  jc.ctx.redis.command({"SET", stream::kPresenceSwept, std::to_string(now)});
 }
 
 void session_cleanup(JobContext& jc) {
@@ -142,7 +142,7 @@ void events_trim(JobContext& jc) {
   const std::string min_id = events_min_id(redis_time_ms(jc.ctx.redis), kEventsKeepMs);
   int64_t total = 0;
   for (int i = 0; i < kTrimRounds; ++i) {
-    redis::Reply r = jc.ctx.redis.command({"EVAL", kTrimScript, "1", keys::kEvents, std::to_string(kEventsKeepEntries),
+    redis::Reply r = jc.ctx.redis.command({"EVAL", kTrimScript, "1", stream::kEvents, std::to_string(kEventsKeepEntries),
                                            min_id, std::to_string(kTrimChunk)});
     if (r.is_error()) throw redis::RedisError("events trim refused: " + r.str());
     total += r.integer();
@@ -152,14 +152,14 @@ void events_trim(JobContext& jc) {
 }
 
 void consumers_cleanup(JobContext& jc) {
-  redis::Reply r = jc.ctx.redis.command({"XINFO", "CONSUMERS", keys::kJobs, keys::kGroup});
+  redis::Reply r = jc.ctx.redis.command({"XINFO", "CONSUMERS", stream::kJobs, stream::kGroup});
   if (r.is_error()) return;  // no stream or group yet: nothing to clean
   for (size_t i = 0; i < r.size(); ++i) {
     redis::Reply c = r.element(i);
     std::string name = info_value(c, "name").str();
     if (name.empty() || name == jc.consumer) continue;
     if (info_value(c, "pending").integer() != 0 || info_value(c, "idle").integer() < kConsumerGoneMs) continue;
-    jc.ctx.redis.command({"XGROUP", "DELCONSUMER", keys::kJobs, keys::kGroup, name});
+    jc.ctx.redis.command({"XGROUP", "DELCONSUMER", stream::kJobs, stream::kGroup, name});
     log::info("consumer_removed", {{"consumer", name}});
   }
 }

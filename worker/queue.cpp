@@ -7,7 +7,7 @@
 
 #include "core/json.hpp"
 #include "core/log.hpp"
-#include "worker/keys.hpp"
+#include "core/stream.hpp"
 
 namespace chat::worker {
 namespace {
@@ -174,9 +174,9 @@ redis::Reply Queue::checked(const std::vector<std::string>& args) {
 }
 
 void Queue::ensure_group() {
-  redis::Reply r = redis_.command({"XGROUP", "CREATE", keys::kJobs, keys::kGroup, "0", "MKSTREAM"});
+  redis::Reply r = redis_.command({"XGROUP", "CREATE", stream::kJobs, stream::kGroup, "0", "MKSTREAM"});
   if (r.is_error() && r.str().rfind("BUSYGROUP", 0) != 0) throw redis::RedisError("XGROUP CREATE refused: " + r.str());
-  if (!r.is_error()) log::info("consumer_group_created", {{"stream", keys::kJobs}, {"group", keys::kGroup}});
+  if (!r.is_error()) log::info("consumer_group_created", {{"stream", stream::kJobs}, {"group", stream::kGroup}});
 }
 
 std::optional<Job> Queue::job_from_entry(const redis::Reply& entry, int64_t deliveries) {
@@ -185,8 +185,8 @@ std::optional<Job> Queue::job_from_entry(const redis::Reply& entry, int64_t deli
 }
 
 std::optional<Job> Queue::read(int block_ms) {
-  redis::Reply r = redis_.command({"XREADGROUP", "GROUP", keys::kGroup, consumer_, "COUNT", "1", "BLOCK",
-                                   std::to_string(block_ms), "STREAMS", keys::kJobs, ">"});
+  redis::Reply r = redis_.command({"XREADGROUP", "GROUP", stream::kGroup, consumer_, "COUNT", "1", "BLOCK",
+                                   std::to_string(block_ms), "STREAMS", stream::kJobs, ">"});
   if (r.is_error()) {
     // The stream or the group is gone (Redis restarted without persistence, or someone deleted it).
     if (r.str().rfind("NOGROUP", 0) == 0) {
@@ -202,14 +202,14 @@ std::optional<Job> Queue::read(int block_ms) {
 }
 
 int64_t Queue::delivery_count(const std::string& entry_id) {
-  redis::Reply r = redis_.command({"XPENDING", keys::kJobs, keys::kGroup, entry_id, entry_id, "1"});
+  redis::Reply r = redis_.command({"XPENDING", stream::kJobs, stream::kGroup, entry_id, entry_id, "1"});
   if (r.is_array() && r.size() > 0 && r.element(0).size() >= 4) return r.element(0).element(3).integer();
   return 1;
 }
 
 std::optional<Job> Queue::autoclaim(int64_t min_idle_ms, bool* scan_done) {
   *scan_done = false;
-  redis::Reply r = redis_.command({"XAUTOCLAIM", keys::kJobs, keys::kGroup, consumer_, to_string(min_idle_ms),
+  redis::Reply r = redis_.command({"XAUTOCLAIM", stream::kJobs, stream::kGroup, consumer_, to_string(min_idle_ms),
                                    autoclaim_cursor_, "COUNT", "1"});
   if (r.is_error()) {
     if (r.str().rfind("NOGROUP", 0) == 0) {
@@ -237,7 +237,7 @@ std::optional<Job> Queue::autoclaim(int64_t min_idle_ms, bool* scan_done) {
 
 void Queue::heartbeat(const std::vector<std::string>& entry_ids) {
   if (entry_ids.empty()) return;
-  std::vector<std::string> args{"XCLAIM", keys::kJobs, keys::kGroup, consumer_, "0"};
+  std::vector<std::string> args{"XCLAIM", stream::kJobs, stream::kGroup, consumer_, "0"};
   args.insert(args.end(), entry_ids.begin(), entry_ids.end());
   args.push_back("JUSTID");
   redis::Reply r = redis_.command(args);
@@ -246,21 +246,21 @@ void Queue::heartbeat(const std::vector<std::string>& entry_ids) {
 }
 
 bool Queue::ack(const Job& job) {
-  redis::Reply r = checked({"EVAL", kAckScript, "3", keys::kJobs, keys::kDone, keys::kByType, keys::kGroup,
+  redis::Reply r = checked({"EVAL", kAckScript, "3", stream::kJobs, stream::kDone, stream::kByType, stream::kGroup,
                             job.entry_id, job.type});
   return r.integer() == 1;
 }
 
 bool Queue::retry(const Job& job, int next_attempt, int64_t run_at_ms) {
-  redis::Reply r = checked({"EVAL", kRetryScript, "4", keys::kJobs, keys::kDelayed, keys::kRetried, keys::kByType,
-                            keys::kGroup, job.entry_id, job.type, to_string(run_at_ms),
+  redis::Reply r = checked({"EVAL", kRetryScript, "4", stream::kJobs, stream::kDelayed, stream::kRetried, stream::kByType,
+                            stream::kGroup, job.entry_id, job.type, to_string(run_at_ms),
                             encode_fields(requeue_fields(job, next_attempt))});
   return r.integer() == 1;
 }
 
 bool Queue::dead_letter(const Job& job, const std::string& error, int attempts, const std::string& failed_at) {
-  std::vector<std::string> args{"EVAL", kDeadScript, "4", keys::kJobs, keys::kDead, keys::kDeadLettered,
-                                keys::kByType, keys::kGroup, job.entry_id, job.type};
+  std::vector<std::string> args{"EVAL", kDeadScript, "4", stream::kJobs, stream::kDead, stream::kDeadLettered,
+                                stream::kByType, stream::kGroup, job.entry_id, job.type};
   for (auto& [k, v] : dead_fields(job, error, attempts, consumer_, failed_at)) {
     args.push_back(k);
     args.push_back(v);
@@ -269,13 +269,13 @@ bool Queue::dead_letter(const Job& job, const std::string& error, int attempts, 
 }
 
 int Queue::move_due(int64_t now_ms, int limit) {
-  redis::Reply r = checked({"EVAL", kMoveDueScript, "2", keys::kDelayed, keys::kJobs, to_string(now_ms),
+  redis::Reply r = checked({"EVAL", kMoveDueScript, "2", stream::kDelayed, stream::kJobs, to_string(now_ms),
                             std::to_string(limit)});
   return static_cast<int>(r.integer());
 }
 
 std::string Queue::enqueue(const Fields& fields) {
-  std::vector<std::string> args{"XADD", keys::kJobs, "*"};
+  std::vector<std::string> args{"XADD", stream::kJobs, "*"};
   for (const auto& [k, v] : fields) {
     args.push_back(k);
     args.push_back(v);

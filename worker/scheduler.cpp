@@ -10,7 +10,7 @@
 #include "core/heartbeat.hpp"
 #include "core/log.hpp"
 #include "worker/jobs.hpp"
-#include "worker/keys.hpp"
+#include "core/stream.hpp"
 
 namespace chat::worker {
 namespace {
@@ -38,7 +38,7 @@ std::span<const Periodic> periodic_table() { return kPeriodic; }
 int64_t period_number(int64_t now_ms, int64_t period_ms) { return now_ms / period_ms; }
 
 std::string claim_key(std::string_view type, int64_t period) {
-  return std::string(keys::kSchedPrefix) + std::string(type) + ":" + std::to_string(period);
+  return std::string(stream::kSchedPrefix) + std::string(type) + ":" + std::to_string(period);
 }
 
 std::string run_record(std::string_view type, int64_t period, const std::string& consumer, int64_t now_ms, bool ok,
@@ -121,9 +121,9 @@ void Scheduler::run_periodic(Context& ctx, const Periodic& p, int64_t period, in
   int64_t took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   std::string record = run_record(p.type, period, consumer_.name(), now_ms, ok, took);
   try {
-    ctx.redis.command({"LPUSH", keys::kSchedRuns, record});
-    ctx.redis.command({"LTRIM", keys::kSchedRuns, "0", std::to_string(kRunsKept - 1)});
-    ctx.redis.command({"HSET", keys::kSchedLast, type, record});
+    ctx.redis.command({"LPUSH", stream::kSchedRuns, record});
+    ctx.redis.command({"LTRIM", stream::kSchedRuns, "0", std::to_string(kRunsKept - 1)});
+    ctx.redis.command({"HSET", stream::kSchedLast, type, record});
   } catch (const redis::RedisError& e) {
     log::warn("periodic_record_failed", {{"type", type}, {"error", e.what()}});
   }

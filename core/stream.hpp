@@ -1,7 +1,7 @@
 // Redis key names of the job queue, its counters and the scheduler (shared with chat-system's /metrics).
 #pragma once
 
-namespace chat::worker::keys {
+namespace chat::stream {
 
 inline constexpr const char* kJobs = "chat:jobs";                // the stream of jobs (docs/events.md §2)
 inline constexpr const char* kGroup = "workers";                 // its consumer group
@@ -18,4 +18,4 @@ inline constexpr const char* kPresence = "presence:online";      // sorted set u
 inline constexpr const char* kPresenceSwept = "chat:presence:swept_ms";
 inline constexpr const char* kEvents = "chat:events";
 
-}  // namespace chat::worker::keys
+}  // namespace chat::stream

@@ -1,12 +1,12 @@
 // require_user: one query checks user, session and status together.
-#include "handlers/common/auth_guard.hpp"
+#include "domain/principal.hpp"
 
 #include "core/crypto.hpp"
 #include "core/jwt.hpp"
 #include "core/log.hpp"
 #include "core/timefmt.hpp"
 
-namespace chat::handlers {
+namespace chat::domain {
 namespace {
 
 constexpr db::Statement kLoadPrincipal{
@@ -60,4 +60,4 @@ void publish_session_revoked(Context& ctx, const std::vector<std::string>& sessi
   }
 }
 
-}  // namespace chat::handlers
+}  // namespace chat::domain

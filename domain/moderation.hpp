@@ -10,9 +10,9 @@
 #include "core/context.hpp"
 #include "core/db.hpp"
 #include "core/json.hpp"
-#include "handlers/common/auth_guard.hpp"
+#include "domain/principal.hpp"
 
-namespace chat::handlers {
+namespace chat::domain {
 
 // Who acts: a signed-in user with its global role, or the operator's command.
 struct Actor {
@@ -74,4 +74,4 @@ std::string audit_log_json(Context& ctx, const AuditFilter& filter);
 // The id of a user named by its id, username or email (chat-admin's arguments); nullopt when none.
 std::optional<std::string> find_user_id(Context& ctx, const std::string& id_username_or_email);
 
-}  // namespace chat::handlers
+}  // namespace chat::domain

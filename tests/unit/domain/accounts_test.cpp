@@ -1,11 +1,11 @@
-// Tests handlers/common/accounts.hpp: the username rule and email normalization of API.md §3.
-#include "handlers/common/accounts.hpp"
+// Tests domain/accounts.hpp: the username rule and email normalization of API.md §3.
+#include "domain/accounts.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace chat::handlers {
+namespace chat::domain {
 namespace {
 
 TEST(ValidUsername, AcceptsLettersDigitsAndUnderscoreDotDash) {
@@ -99,4 +99,4 @@ TEST(NormalizeEmail, RefusesOverlongParts) {
 }
 
 }  // namespace
-}  // namespace chat::handlers
+}  // namespace chat::domain

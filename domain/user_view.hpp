@@ -13,10 +13,10 @@
   "u.id, u.username, u.email, u.avatar, u.role, " CHAT_USER_STATUS_SQL " AS status, u.is_active, u.is_online, " \
   "u.last_seen_at, u.created_at, u.updated_at"
 
-namespace chat::handlers {
+namespace chat::domain {
 
 // `with_email` is true only for answers about the caller itself or to a global admin: registration
 // must not be a way to harvest addresses.
 json::Value user_json(const db::Result& r, int row, bool with_email);
 
-}  // namespace chat::handlers
+}  // namespace chat::domain

@@ -1,11 +1,11 @@
 // Transactional outbox: rows are relayed per shard under an advisory lock, so the entries of one
 // conversation reach the stream in commit order even when several processes relay at once.
-#include "handlers/common/events.hpp"
+#include "domain/outbox.hpp"
 
 #include "core/log.hpp"
 #include "core/timefmt.hpp"
 
-namespace chat::handlers {
+namespace chat::domain {
 
 const char* const kEventsStream = "chat:events";
 const char* const kJobsStream = "chat:jobs";
@@ -128,4 +128,4 @@ void publish_ephemeral(Context& ctx, const std::string& type, const std::vector<
   }
 }
 
-}  // namespace chat::handlers
+}  // namespace chat::domain

@@ -1,5 +1,5 @@
 // Accounts: registration, credential checks and token issue; SQL constants sit next to their use.
-#include "handlers/common/accounts.hpp"
+#include "domain/accounts.hpp"
 
 #include <cctype>
 
@@ -9,11 +9,11 @@
 #include "core/log.hpp"
 #include "core/password.hpp"
 #include "core/timefmt.hpp"
-#include "handlers/common/auth_guard.hpp"
-#include "handlers/common/events.hpp"
-#include "handlers/common/user_view.hpp"
+#include "domain/principal.hpp"
+#include "domain/outbox.hpp"
+#include "domain/user_view.hpp"
 
-namespace chat::handlers {
+namespace chat::domain {
 
 const DuplicateMessages kTeamChatDuplicates{"Email already registered", "Username already taken"};
 
@@ -266,4 +266,4 @@ json::Value load_user_json(Context& ctx, const std::string& user_id, bool with_e
   return user_json(r, 0, with_email);
 }
 
-}  // namespace chat::handlers
+}  // namespace chat::domain

@@ -7,9 +7,9 @@
 
 #include "core/context.hpp"
 #include "core/db.hpp"
-#include "handlers/common/auth_guard.hpp"
+#include "domain/principal.hpp"
 
-namespace chat::handlers {
+namespace chat::domain {
 
 struct Conversation {
   std::string id;
@@ -41,4 +41,4 @@ void require_not_archived(const Conversation& c, const char* detail = "Channel i
 // Owner/admin of the conversation, or a global moderator/admin.
 bool can_moderate(const Conversation& c, const CurrentUser& me);
 
-}  // namespace chat::handlers
+}  // namespace chat::domain

@@ -10,7 +10,7 @@
 #include "core/db.hpp"
 #include "core/json.hpp"
 
-namespace chat::handlers {
+namespace chat::domain {
 
 // Who receives an event (the realtime daemons route by it).
 enum class Audience {
@@ -57,4 +57,4 @@ extern const char* const kEventsStream;
 extern const char* const kJobsStream;
 extern const char* const kEphemeralChannel;
 
-}  // namespace chat::handlers
+}  // namespace chat::domain

@@ -1,9 +1,9 @@
 // User JSON view.
-#include "handlers/common/user_view.hpp"
+#include "domain/user_view.hpp"
 
 #include "core/timefmt.hpp"
 
-namespace chat::handlers {
+namespace chat::domain {
 
 json::Value user_json(const db::Result& r, int row, bool with_email) {
   json::Value u = json::Value::object();
@@ -23,4 +23,4 @@ json::Value user_json(const db::Result& r, int row, bool with_email) {
   return u;
 }
 
-}  // namespace chat::handlers
+}  // namespace chat::domain

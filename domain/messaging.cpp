@@ -1,7 +1,7 @@
 // Message writes. A send is one transaction: claim the idempotency key, take the next seq under the
 // conversation's row lock, insert the message and its mentions, write the event (and the mention job)
 // to the outbox; after commit the outbox is relayed to Redis.
-#include "handlers/common/messaging.hpp"
+#include "domain/messaging.hpp"
 
 #include <algorithm>
 
@@ -9,12 +9,12 @@
 #include "core/log.hpp"
 #include "core/rate_limit.hpp"
 #include "core/validate.hpp"
-#include "handlers/common/events.hpp"
-#include "handlers/common/mentions.hpp"
-#include "handlers/common/message_sql.hpp"
-#include "handlers/common/moderation.hpp"
+#include "domain/outbox.hpp"
+#include "domain/mentions.hpp"
+#include "domain/message_sql.hpp"
+#include "domain/moderation.hpp"
 
-namespace chat::handlers {
+namespace chat::domain {
 
 const SendWording kChannelWording{"Channel not found", "Channel is archived"};
 const SendWording kConversationWording{"Conversation not found", "Cannot send messages to an archived conversation"};
@@ -281,4 +281,4 @@ std::string edit_message(Context& ctx, const CurrentUser& me, const std::string&
   return message;
 }
 
-}  // namespace chat::handlers
+}  // namespace chat::domain

@@ -8,10 +8,10 @@
 #include "core/context.hpp"
 #include "core/http.hpp"
 #include "core/validate.hpp"
-#include "handlers/common/access.hpp"
-#include "handlers/common/auth_guard.hpp"
+#include "domain/access.hpp"
+#include "domain/principal.hpp"
 
-namespace chat::handlers {
+namespace chat::domain {
 
 struct SendInput {
   std::string conversation_id;
@@ -66,4 +66,4 @@ std::string edit_message(Context& ctx, const CurrentUser& me, const std::string&
 // Reads `content` with the message rules (trimmed, 1–4000 characters).
 std::optional<std::string> read_content(http::Input& in);
 
-}  // namespace chat::handlers
+}  // namespace chat::domain

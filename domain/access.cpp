@@ -1,10 +1,10 @@
 // Conversation lookup with the caller's membership in one query.
-#include "handlers/common/access.hpp"
+#include "domain/access.hpp"
 
 #include "core/crypto.hpp"
 #include "core/http.hpp"
 
-namespace chat::handlers {
+namespace chat::domain {
 namespace {
 
 constexpr db::Statement kFindConversation{
@@ -53,4 +53,4 @@ bool can_moderate(const Conversation& c, const CurrentUser& me) {
   return me.is_moderator() || c.member_role == "owner" || c.member_role == "admin";
 }
 
-}  // namespace chat::handlers
+}  // namespace chat::domain

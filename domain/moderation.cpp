@@ -1,14 +1,14 @@
 // Moderation: the rules of who may act on whom, the changes and their audit rows in one transaction each.
-#include "handlers/common/moderation.hpp"
+#include "domain/moderation.hpp"
 
 #include "core/crypto.hpp"
 #include "core/log.hpp"
 #include "core/password.hpp"
 #include "core/timefmt.hpp"
-#include "handlers/common/accounts.hpp"
-#include "handlers/common/user_view.hpp"
+#include "domain/accounts.hpp"
+#include "domain/user_view.hpp"
 
-namespace chat::handlers {
+namespace chat::domain {
 namespace {
 
 constexpr db::Statement kTarget{"mod_target", "SELECT id, username, role, " CHAT_USER_STATUS_SQL
@@ -201,4 +201,4 @@ std::optional<std::string> find_user_id(Context& ctx, const std::string& id_user
   return r.str(0, "id");
 }
 
-}  // namespace chat::handlers
+}  // namespace chat::domain

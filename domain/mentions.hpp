@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-namespace chat::handlers {
+namespace chat::domain {
 
 // The names mentioned, each once, in order of appearance (as written; compare case-insensitively). A mention is an '@' at the start
 // or after a character that is not a letter, digit or '_', followed by letters, digits, '_', '.', '-'
@@ -12,4 +12,4 @@ namespace chat::handlers {
 // who may see the conversation is decided by the caller against the database.
 std::vector<std::string> parse_mentions(const std::string& content);
 
-}  // namespace chat::handlers
+}  // namespace chat::domain

@@ -8,7 +8,7 @@
 #include "core/context.hpp"
 #include "core/http.hpp"
 
-namespace chat::handlers {
+namespace chat::domain {
 
 struct CurrentUser {
   std::string id;
@@ -37,4 +37,4 @@ CurrentUser require_user(Context& ctx, const http::Request& req);
 void publish_session_revoked(Context& ctx, const std::vector<std::string>& session_ids, const std::string& user_id,
                              const char* reason);
 
-}  // namespace chat::handlers
+}  // namespace chat::domain

@@ -1,12 +1,12 @@
 // Mention scanning over UTF-8: a name is letters and digits of any script, '_', '.', '-' (the
 // username rule), so "@josé," mentions josé and "@bob’s" mentions bob.
-#include "handlers/common/mentions.hpp"
+#include "domain/mentions.hpp"
 
 #include <algorithm>
 
 #include "core/validate.hpp"
 
-namespace chat::handlers {
+namespace chat::domain {
 namespace {
 
 bool word_char(uint32_t cp) { return http::is_letter_or_digit(cp) || cp == '_'; }
@@ -47,4 +47,4 @@ std::vector<std::string> parse_mentions(const std::string& content) {
   return out;
 }
 
-}  // namespace chat::handlers
+}  // namespace chat::domain

@@ -11,7 +11,7 @@
 #include "core/json.hpp"
 #include "core/validate.hpp"
 
-namespace chat::handlers {
+namespace chat::domain {
 
 struct NewAccount {
   std::string email;  // domain lower-cased
@@ -71,4 +71,4 @@ json::Value load_own_user_json(Context& ctx, const std::string& user_id);
 // Maps a unique violation on users to the duplicate message; rethrows anything else.
 [[noreturn]] void rethrow_user_conflict(const std::exception_ptr& e, const DuplicateMessages& dup);
 
-}  // namespace chat::handlers
+}  // namespace chat::domain
