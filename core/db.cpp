@@ -85,14 +85,44 @@ Result Connection::exec(const Statement& st, std::initializer_list<Param> params
 }
 
 Result Connection::exec(const Statement& st, const std::vector<Param>& params) {
+  // A connection lost between requests (server restart, idle timeout) is retried once on a new
+  // connection; inside a transaction the work is gone, so the caller must fail. A transaction's first
+  // statement carries its BEGIN, and nothing can have committed yet: that one is retried too.
+  if (!tx_pending_) return std::move(flight_retried({Call{&st, params}}, !in_tx_).back());
+  auto results = flight_retried({Call{nullptr, {}, "BEGIN"}, Call{&st, params}}, true);
+  return std::move(results.back());
+}
+
+Result Connection::exec_committed(const Statement& st, const std::vector<Param>& params) {
+  if (in_tx_ || tx_pending_) throw std::logic_error("exec_committed inside a transaction");
   try {
-    return run(st, params);
+    auto results = flight({Call{nullptr, {}, "BEGIN"}, Call{&st, params}, Call{nullptr, {}, "COMMIT"}});
+    return std::move(results[1]);
+  } catch (const DbError&) {
+    // The statement failed and the COMMIT after it was skipped: the transaction is open and aborted.
+    if (in_tx_ && conn_) {
+      in_tx_ = false;
+      try {
+        exec_script("ROLLBACK");
+      } catch (const DbError&) {
+        conn_.reset();
+      }
+    }
+    in_tx_ = false;
+    throw;
+  }
+}
+
+std::vector<Result> Connection::flight_retried(const std::vector<Call>& calls, bool retry) {
+  try {
+    return flight(calls);
   } catch (const DbError& e) {
-    // A connection lost between requests (server restart, idle timeout) is retried once on a new
-    // connection; inside a transaction the work is gone, so the caller must fail.
-    if (!e.connection_lost() || in_tx_) throw;
-    log::warn("db_reconnect", {{"statement", st.name}});
-    return run(st, params);
+    // Only a session found lost at the flight's first call is retried: a stale connection fails there.
+    // One lost while a later call ran (a transaction's statement, after its BEGIN) lost work in progress,
+    // and the caller must say so (503), as it would without the pipeline.
+    if (!e.connection_lost() || !retry || failed_call_ != 0) throw;
+    log::warn("db_reconnect", {{"statement", calls.back().st ? calls.back().st->name : calls.back().sql}});
+    return flight(calls);
   }
 }
 
@@ -134,20 +164,84 @@ bool ok(const PGresult* r) {
 
 }  // namespace
 
-Result Connection::run(const Statement& st, const std::vector<Param>& params) {
+std::vector<Result> Connection::flight(const std::vector<Call>& calls) {
   ensure_connected();
   pg_conn* c = conn_.get();
-  if (!prepared_.count(st.name)) {
-    Result prep(PQprepare(c, st.name, st.sql, 0, nullptr));
-    if (!ok(prep.raw())) fail(prep.raw(), "PQprepare", st.name);
-    prepared_.insert(st.name);
-  }
+  ++round_trips_;
+  failed_call_ = 0;  // a failure while sending: nothing ran
+  // Pipeline mode for every flight, even of one statement: an unprepared statement's Parse then travels
+  // with its first execution, so preparing never costs a round trip of its own.
+  if (PQenterPipelineMode(c) != 1) fail(nullptr, "PQenterPipelineMode", "flight");
+  struct Sent {
+    size_t call;
+    bool prepare;
+  };
+  std::vector<Sent> sent;
   std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p.value ? p.value->c_str() : nullptr);
-  Result r(PQexecPrepared(c, st.name, static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0));
-  if (!ok(r.raw())) fail(r.raw(), "PQexecPrepared", st.name);
-  return r;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const Call& call = calls[i];
+    int ok_send;
+    if (call.st) {
+      if (!prepared_.count(call.st->name)) {
+        if (PQsendPrepare(c, call.st->name, call.st->sql, 0, nullptr) != 1) fail(nullptr, "PQsendPrepare", call.st->name);
+        sent.push_back({i, true});
+      }
+      values.clear();
+      for (const auto& p : call.params) values.push_back(p.value ? p.value->c_str() : nullptr);
+      ok_send = PQsendQueryPrepared(c, call.st->name, static_cast<int>(values.size()), values.data(), nullptr,
+                                    nullptr, 0);
+    } else {
+      ok_send = PQsendQueryParams(c, call.sql, 0, nullptr, nullptr, nullptr, nullptr, 0);
+    }
+    if (ok_send != 1) fail(nullptr, "PQsendQuery", call.st ? call.st->name : call.sql);
+    sent.push_back({i, false});
+  }
+  if (PQpipelineSync(c) != 1) fail(nullptr, "PQpipelineSync", "flight");
+
+  // Every result is read, the failed one and the skipped ones after it included, up to the sync: only
+  // then is the connection ready for the next flight.
+  std::vector<Result> results;
+  std::optional<DbError> error;
+  for (const Sent& s : sent) {
+    const Call& call = calls[s.call];
+    const char* name = call.st ? call.st->name : call.sql;
+    Result r(PQgetResult(c));
+    if (!r.raw()) {  // the connection broke: no more results will come
+      if (!error) error = error_from(c, nullptr, "PQgetResult", name), failed_call_ = s.call;
+      break;
+    }
+    while (PGresult* extra = PQgetResult(c)) PQclear(extra);  // the NULL that ends each command's results
+    ExecStatusType st = PQresultStatus(r.raw());
+    if (error || st == PGRES_PIPELINE_ABORTED) continue;
+    if (!ok(r.raw())) {
+      error = error_from(c, r.raw(), s.prepare ? "PQsendPrepare" : "PQsendQueryPrepared", name);
+      failed_call_ = s.call;
+      if (call.sql && std::strcmp(call.sql, "COMMIT") == 0) in_tx_ = false;  // a failed COMMIT ends it too
+      continue;
+    }
+    if (s.prepare) {
+      prepared_.insert(call.st->name);
+      continue;
+    }
+    if (call.sql && std::strcmp(call.sql, "BEGIN") == 0) in_tx_ = true, tx_pending_ = false;
+    if (call.sql && (std::strcmp(call.sql, "COMMIT") == 0 || std::strcmp(call.sql, "ROLLBACK") == 0)) in_tx_ = false;
+    results.push_back(std::move(r));
+  }
+  if (conn_ && PQstatus(c) == CONNECTION_OK) {
+    Result sync(PQgetResult(c));
+    if (sync.raw() && PQresultStatus(sync.raw()) == PGRES_PIPELINE_SYNC && PQexitPipelineMode(c) == 1) {
+      if (error) {
+        if (error->connection_lost()) conn_.reset();
+        throw *error;
+      }
+      return results;
+    }
+  }
+  // The pipeline did not end at its sync: the session cannot be trusted with another statement.
+  conn_.reset();
+  in_tx_ = false;
+  if (error) throw DbError(error->what(), error->sqlstate(), true);
+  throw DbError("the pipeline did not end", "08006", true);
 }
 
 void Connection::fail(const pg_result* r, const char* call, const char* statement) {
@@ -159,8 +253,14 @@ void Connection::fail(const pg_result* r, const char* call, const char* statemen
 }
 
 void Connection::exec_script(const char* sql) {
+  if (tx_pending_) {  // a Transaction whose first statement is a script: its BEGIN goes first
+    tx_pending_ = false;
+    exec_script("BEGIN");
+    in_tx_ = true;
+  }
   for (int attempt = 0;; ++attempt) {
     ensure_connected();
+    ++round_trips_;
     Result r(PQexec(conn_.get(), sql));
     if (ok(r.raw())) return;
     try {
@@ -183,12 +283,14 @@ bool Connection::ping() {
 }
 
 Transaction::Transaction(Connection& c) : c_(c) {
-  c_.exec_script("BEGIN");
-  c_.in_tx_ = true;
+  if (c_.in_tx_ || c_.tx_pending_) throw std::logic_error("nested transaction");
+  c_.tx_pending_ = true;
 }
 
 Transaction::~Transaction() {
   if (done_) return;
+  c_.tx_pending_ = false;
+  if (!c_.in_tx_) return;  // BEGIN never sent, or the session is gone
   c_.in_tx_ = false;
   try {
     if (c_.conn_ && PQstatus(c_.conn_.get()) == CONNECTION_OK) c_.exec_script("ROLLBACK");
@@ -197,10 +299,26 @@ Transaction::~Transaction() {
   }
 }
 
+std::vector<Result> Transaction::exec_all(const std::vector<Call>& calls) {
+  if (!c_.tx_pending_) {
+    if (!c_.in_tx_) throw DbError("the transaction's connection was lost", "08006", true);
+    return c_.flight(calls);
+  }
+  std::vector<Call> with_begin{Call{nullptr, {}, "BEGIN"}};
+  with_begin.insert(with_begin.end(), calls.begin(), calls.end());
+  auto results = c_.flight_retried(with_begin, true);
+  results.erase(results.begin());
+  return results;
+}
+
 void Transaction::commit() {
+  done_ = true;
+  if (c_.tx_pending_) {  // nothing ran: nothing to commit
+    c_.tx_pending_ = false;
+    return;
+  }
   c_.exec_script("COMMIT");
   c_.in_tx_ = false;
-  done_ = true;
 }
 
 }  // namespace chat::db

@@ -34,6 +34,14 @@ struct Param {
   Param(bool b) : value(b ? "true" : "false") {}
 };
 
+// One statement of a flight: a prepared Statement with its parameters, or fixed SQL without any
+// (BEGIN, COMMIT).
+struct Call {
+  const Statement* st = nullptr;
+  std::vector<Param> params;
+  const char* sql = nullptr;  // when st is null
+};
+
 // A PostgreSQL array literal ({"a","b"}) for a text[] parameter; elements are quoted and escaped.
 std::string text_array(const std::vector<std::string>& items);
 
@@ -92,6 +100,13 @@ class Connection {
   Result exec(const Statement& st, const std::vector<Param>& params);
   // Runs fixed SQL without parameters (BEGIN, COMMIT, migrations). Never pass input here.
   void exec_script(const char* sql);
+  // BEGIN, the statement and COMMIT in one round trip: a transaction that is one data-modifying statement.
+  // An error throws DbError and commits nothing. Never retried: when the connection is lost after the
+  // COMMIT was sent, whether it committed is unknown, and the caller must say so (503).
+  Result exec_committed(const Statement& st, const std::vector<Param>& params);
+
+  // Round trips to the server so far (a flight of pipelined statements is one), for /metrics.
+  uint64_t round_trips() const { return round_trips_; }
 
   bool in_transaction() const { return in_tx_; }
   bool ping();  // a cheap round trip; reconnects when needed
@@ -100,7 +115,11 @@ class Connection {
   friend class Transaction;
   void ensure_connected();
   void connect();
-  Result run(const Statement& st, const std::vector<Param>& params);
+  // Sends the calls in one round trip (libpq pipeline mode, statements prepared on first use in the same
+  // flight) and returns their results; the first failure throws, and the calls after it did not run.
+  std::vector<Result> flight(const std::vector<Call>& calls);
+  // flight() again once when the session was lost and `retry` (nothing of the flight can have committed).
+  std::vector<Result> flight_retried(const std::vector<Call>& calls, bool retry);
   // Throws the DbError of a failed result; drops the connection when the session is lost.
   [[noreturn]] void fail(const pg_result* r, const char* call, const char* statement);
 
@@ -109,9 +128,13 @@ class Connection {
   std::unique_ptr<pg_conn, ConnDeleter> conn_;
   std::set<std::string> prepared_;
   bool in_tx_ = false;
+  bool tx_pending_ = false;  // a Transaction was opened: its BEGIN goes with the first statement
+  uint64_t round_trips_ = 0;
+  size_t failed_call_ = 0;  // of the last flight that failed: which call
 };
 
-// BEGIN on construction; ROLLBACK in the destructor unless commit() ran.
+// A transaction: its BEGIN travels with the first statement (one round trip, not two); ROLLBACK in the
+// destructor unless commit() ran.
 class Transaction {
  public:
   explicit Transaction(Connection& c);
@@ -121,6 +144,8 @@ class Transaction {
 
   Result exec(const Statement& st, std::initializer_list<Param> params = {}) { return c_.exec(st, params); }
   Result exec(const Statement& st, const std::vector<Param>& params) { return c_.exec(st, params); }
+  // Several statements in one round trip; the results in order.
+  std::vector<Result> exec_all(const std::vector<Call>& calls);
   void commit();
 
  private:

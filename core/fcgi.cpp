@@ -110,11 +110,14 @@ void worker(const Config& config, const http::Router& router, const char* progra
     http::Response resp;
     bool within_limit = read_request(r, req);
     log::set_request_id(req.request_id);
+    const uint64_t db_before = db.round_trips(), redis_before = redis.round_trips();
     resp = within_limit ? dispatch(ctx, router, req) : too_large(router, req);
+    const uint64_t db_trips = db.round_trips() - db_before, redis_trips = redis.round_trips() - redis_before;
     write_response(r, resp);
     FCGX_Finish_r(&r);
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
     metrics.record(resp.status, us.count());
+    if (req.route) metrics.record_round_trips(req.method, req.route, db_trips, redis_trips);
     metrics.flush(redis);  // after the response is out, at most once a second
     log::write(resp.status >= 500 ? log::Level::kError : log::Level::kDebug, "request",
                {{"method", req.method}, {"path", req.path}, {"status", std::to_string(resp.status)},
@@ -135,6 +138,7 @@ http::Response dispatch(Context& ctx, const http::Router& router, http::Request&
       throw http::HttpError(405, "Method Not Allowed").with_header("Allow", m.allow);
     }
     for (auto& [k, v] : m.params) req.params[k] = v;
+    req.route = m.route->pattern;
     return m.handler(ctx, req);
   } catch (const http::HttpError& e) {
     return http::render_error(e);

@@ -1,17 +1,19 @@
 // Heartbeats of workers and realtime daemons: one sorted set per kind, pruned by the writers.
 #include "core/heartbeat.hpp"
 
+
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/stream.hpp"
 #include "core/timefmt.hpp"
 
 namespace chat::heartbeat {
 
-const char* key(Kind kind) { return kind == Kind::kWorker ? "chat:heartbeat:worker" : "chat:heartbeat:realtime"; }
+const char* key(Kind kind) { return kind == Kind::kWorker ? stream::kHeartbeatWorker : stream::kHeartbeatRealtime; }
 const char* name(Kind kind) { return kind == Kind::kWorker ? "worker" : "realtime"; }
 
 std::string instance_id(const std::string& suffix) {

@@ -23,6 +23,7 @@ struct Request {
   std::string remote_addr;
   std::string request_id;
   std::map<std::string, std::string> params;  // route captures (":id" -> "id")
+  const char* route = nullptr;                 // the matched pattern ("/api/v1/users/:id"), for /metrics
 
   const std::string* header(const std::string& lower_name) const;
   const std::string* query_param(const std::string& name) const;

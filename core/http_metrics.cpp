@@ -5,11 +5,12 @@
 #include <vector>
 
 #include "core/log.hpp"
+#include "core/stream.hpp"
 
 namespace chat::http {
 namespace {
 
-constexpr const char* kKey = "chat:metrics:http";
+constexpr const char* kKey = stream::kHttpMetrics;
 
 // One round trip for every field of a flush.
 constexpr const char* kAddAll =
@@ -33,6 +34,13 @@ void RequestMetrics::record(int status, int64_t micros) {
   ++count_;
 }
 
+void RequestMetrics::record_round_trips(const std::string& method, const char* route, uint64_t db, uint64_t redis) {
+  RouteTrips& t = routes_[method + " " + route];
+  ++t.requests;
+  t.db += static_cast<int64_t>(db);
+  t.redis += static_cast<int64_t>(redis);
+}
+
 void RequestMetrics::flush(redis::Client& redis, bool force) {
   auto now = std::chrono::steady_clock::now();
   if (count_ == 0 || (!force && now - last_flush_ < std::chrono::seconds(1))) return;
@@ -51,6 +59,11 @@ void RequestMetrics::flush(redis::Client& redis, bool force) {
   args.push_back(std::to_string(sum_us_));
   args.push_back("count|" + program_ + "|");
   args.push_back(std::to_string(count_));
+  for (const auto& [route, t] : routes_) {
+    args.insert(args.end(), {"route_requests|" + program_ + "|" + route, std::to_string(t.requests),
+                             "route_db|" + program_ + "|" + route, std::to_string(t.db),
+                             "route_redis|" + program_ + "|" + route, std::to_string(t.redis)});
+  }
   try {
     if (redis.command(args).is_error()) return;
   } catch (const redis::RedisError& e) {
@@ -61,6 +74,7 @@ void RequestMetrics::flush(redis::Client& redis, bool force) {
   buckets_.fill(0);
   sum_us_ = 0;
   count_ = 0;
+  routes_.clear();
 }
 
 std::string render_request_metrics(redis::Client& redis) {
@@ -70,6 +84,7 @@ std::string render_request_metrics(redis::Client& redis) {
     std::map<std::string, int64_t> buckets;       // le -> n (not cumulative yet)
     std::string sum_us = "0";
     std::string count = "0";
+    std::map<std::string, std::array<std::string, 3>> routes;  // "METHOD pattern" -> requests, db, redis
   };
   std::map<std::string, Program> programs;
   for (size_t i = 0; i + 1 < all.size(); i += 2) {
@@ -84,6 +99,9 @@ std::string render_request_metrics(redis::Client& redis) {
     else if (kind == "bucket") p.buckets[label] = std::stoll(value);
     else if (kind == "sum_us") p.sum_us = value;
     else if (kind == "count") p.count = value;
+    else if (kind == "route_requests") p.routes[label][0] = value;
+    else if (kind == "route_db") p.routes[label][1] = value;
+    else if (kind == "route_redis") p.routes[label][2] = value;
   }
   std::string out =
       "# HELP chat_http_requests_total HTTP requests answered by the handlers, by program and status.\n"
@@ -108,6 +126,22 @@ std::string render_request_metrics(redis::Client& redis) {
     std::snprintf(sum, sizeof sum, "%.6f", static_cast<double>(std::stoll(p.sum_us)) / 1e6);
     out += "chat_http_request_duration_seconds_sum{program=\"" + program + "\"} " + sum + "\n";
     out += "chat_http_request_duration_seconds_count{program=\"" + program + "\"} " + p.count + "\n";
+  }
+  // Per route, so that a change adding a round trip to a route shows (tests/integration/test_round_trips.py).
+  const char* route_metrics[][2] = {
+      {"chat_http_route_requests_total", "Requests that matched a route, by program and route."},
+      {"chat_http_route_db_round_trips_total", "PostgreSQL round trips of those requests (a pipelined flight is one)."},
+      {"chat_http_route_redis_round_trips_total", "Redis round trips of those requests (a pipeline is one)."}};
+  for (size_t k = 0; k < 3; ++k) {
+    out += std::string("# HELP ") + route_metrics[k][0] + " " + route_metrics[k][1] + "\n# TYPE " + route_metrics[k][0] +
+           " counter\n";
+    for (const auto& [program, p] : programs) {
+      for (const auto& [route, v] : p.routes) {
+        auto space = route.find(' ');
+        out += std::string(route_metrics[k][0]) + "{program=\"" + program + "\",method=\"" + route.substr(0, space) +
+               "\",route=\"" + route.substr(space + 1) + "\"} " + (v[k].empty() ? "0" : v[k]) + "\n";
+      }
+    }
   }
   return out;
 }

@@ -20,6 +20,8 @@ class RequestMetrics {
   explicit RequestMetrics(std::string program) : program_(std::move(program)) {}
 
   void record(int status, int64_t micros);
+  // The PostgreSQL and Redis round trips one request of a route took (its answer's, not the metrics').
+  void record_round_trips(const std::string& method, const char* route, uint64_t db, uint64_t redis);
   // Adds what was recorded to Redis when a second has passed (or `force`); keeps it on failure.
   void flush(redis::Client& redis, bool force = false);
 
@@ -29,11 +31,17 @@ class RequestMetrics {
   std::array<int64_t, kBuckets.size() + 1> buckets_{};  // the last one is +Inf
   int64_t sum_us_ = 0;
   int64_t count_ = 0;
+  struct RouteTrips {
+    int64_t requests = 0, db = 0, redis = 0;
+  };
+  std::map<std::string, RouteTrips> routes_;  // "METHOD pattern"
   std::chrono::steady_clock::time_point last_flush_ = std::chrono::steady_clock::now();
 };
 
 // The Prometheus text of every handler's request metrics (chat_http_requests_total,
-// chat_http_request_duration_seconds) from the Redis hash. Throws RedisError.
+// chat_http_request_duration_seconds, and per route chat_http_route_requests_total with the round trips
+// chat_http_route_db_round_trips_total / chat_http_route_redis_round_trips_total) from the Redis hash.
+// Throws RedisError.
 std::string render_request_metrics(redis::Client& redis);
 
 }  // namespace chat::http

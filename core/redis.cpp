@@ -98,6 +98,39 @@ Reply run_argv(std::unique_ptr<redisContext, ContextDeleter>& ctx, const std::ve
   return Reply(static_cast<redisReply*>(r));
 }
 
+// Appends every command to the output buffer, then reads the replies in order (hiredis writes the buffer
+// on the first redisGetReply).
+std::vector<Reply> run_pipeline(std::unique_ptr<redisContext, ContextDeleter>& ctx,
+                                const std::vector<std::vector<std::string>>& commands) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& args : commands) {
+    argv.clear();
+    lens.clear();
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    if (redisAppendCommandArgv(ctx.get(), static_cast<int>(args.size()), argv.data(), lens.data()) != REDIS_OK) {
+      std::string msg = ctx->errstr;
+      ctx.reset();
+      throw RedisError("Redis pipeline failed: " + msg);
+    }
+  }
+  std::vector<Reply> replies;
+  replies.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* r = nullptr;
+    if (redisGetReply(ctx.get(), &r) != REDIS_OK || !r) {
+      std::string msg = ctx->errstr;
+      ctx.reset();  // the replies still due would be read as answers to the next commands
+      throw RedisError("Redis pipeline failed: " + msg);
+    }
+    replies.emplace_back(static_cast<redisReply*>(r));
+  }
+  return replies;
+}
+
 // Connects with a 1 s connect and I/O timeout (a hung Redis must not hang a request), then AUTH and
 // SELECT as the endpoint says.
 std::unique_ptr<redisContext, ContextDeleter> open_context(const Endpoint& ep) {
@@ -136,10 +169,28 @@ Reply Client::command(const std::vector<std::string>& args) {
   for (int attempt = 0;; ++attempt) {
     try {
       if (!ctx_) connect();
+      ++round_trips_;
       return run(args);
     } catch (const RedisError& e) {
       if (attempt > 0) {
         log::error("redis_error", {{"call", "redisCommandArgv"}, {"command", args.empty() ? "" : args[0]}, {"error", e.what()}});
+        throw;
+      }
+    }
+  }
+}
+
+std::vector<Reply> Client::pipeline(const std::vector<std::vector<std::string>>& commands) {
+  if (commands.empty()) return {};
+  for (int attempt = 0;; ++attempt) {
+    try {
+      if (!ctx_) connect();
+      ++round_trips_;
+      return run_pipeline(ctx_, commands);
+    } catch (const RedisError& e) {
+      if (attempt > 0) {
+        log::error("redis_error", {{"call", "redisGetReply"}, {"command", commands[0].empty() ? "" : commands[0][0]},
+                                   {"error", e.what()}});
         throw;
       }
     }

@@ -66,7 +66,12 @@ class Client {
   // Runs one command (arguments are sent as binary-safe bulk strings, never formatted).
   // A broken connection is reopened and the command retried once; failure throws RedisError.
   Reply command(const std::vector<std::string>& args);
+  // Sends every command, then reads every reply: one round trip. Reconnects and resends once like
+  // command() (a resent XADD can append twice: the stream's readers drop repeated outbox ids).
+  std::vector<Reply> pipeline(const std::vector<std::vector<std::string>>& commands);
   bool ping();
+  // Round trips to the server so far (a pipeline is one), for /metrics.
+  uint64_t round_trips() const { return round_trips_; }
 
  private:
   void connect();
@@ -75,6 +80,7 @@ class Client {
   std::string url_;
   Endpoint ep_;
   std::unique_ptr<redisContext, ContextDeleter> ctx_;
+  uint64_t round_trips_ = 0;
 };
 
 // A connection in RESP2 subscribe mode (SUBSCRIBE, then pushed messages only), for one thread.

@@ -68,6 +68,7 @@ Match Router::match(std::string_view method, std::string_view path) const {
     if (method == c->route->method) {
       m.kind = Match::Kind::kFound;
       m.handler = c->route->handler;
+      m.route = c->route;
       for (size_t i = 0; i < c->segments.size(); ++i) {
         if (c->segments[i][0] == ':') m.params.emplace_back(c->segments[i].substr(1), std::string(segs[i]));
       }

@@ -25,6 +25,7 @@ struct Route {
 struct Match {
   enum class Kind { kFound, kNotFound, kMethodNotAllowed } kind = Kind::kNotFound;
   Handler handler = nullptr;
+  const Route* route = nullptr;  // for kFound
   std::vector<std::pair<std::string, std::string>> params;
   std::string allow;  // for kMethodNotAllowed: "GET, PUT"
 };

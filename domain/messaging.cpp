@@ -1,6 +1,7 @@
-// Message writes. A send is one transaction: claim the idempotency key, take the next seq under the
-// conversation's row lock, insert the message and its mentions, write the event (and the mention job)
-// to the outbox; after commit the outbox is relayed to Redis.
+// Message writes. A send is one statement in one round trip (BEGIN, the statement and COMMIT pipelined):
+// it claims the idempotency key, takes the next seq under the conversation's row lock, inserts the
+// message and its mentions, writes the event (and the mention job) to the outbox and returns the
+// Message; after commit the outbox is relayed to Redis.
 #include "domain/messaging.hpp"
 
 #include <algorithm>
@@ -27,28 +28,6 @@ constexpr db::Statement kIdemFind{
     "msg_idem_find",
     "SELECT request_hash, message_id FROM idempotency_keys "
     "WHERE user_id = $1 AND key = $2 AND created_at > now() - interval '24 hours'"};
-// A key older than 24 h is taken over; a live one (even one still being committed by a concurrent
-// send, which this waits for) makes the INSERT return nothing.
-constexpr db::Statement kIdemClaim{
-    "msg_idem_claim",
-    "INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3) "
-    "ON CONFLICT (user_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, message_id = NULL, "
-    "created_at = now() WHERE idempotency_keys.created_at <= now() - interval '24 hours' RETURNING 1"};
-constexpr db::Statement kIdemSetMessage{"msg_idem_set",
-                                        "UPDATE idempotency_keys SET message_id = $3 WHERE user_id = $1 AND key = $2"};
-// The row lock on the conversation orders concurrent sends: seq is 1, 2, 3... in commit order.
-constexpr db::Statement kNextSeq{
-    "msg_next_seq",
-    "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = now() "
-    "WHERE id = $1 AND NOT is_archived RETURNING last_seq"};
-constexpr db::Statement kInsertMessage{
-    "msg_insert",
-    "INSERT INTO messages (conversation_id, seq, sender_id, content, message_type, media_url, parent_id) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"};
-constexpr db::Statement kParentOk{
-    "msg_parent_ok", "SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2 AND deleted_at IS NULL"};
-constexpr db::Statement kBumpReplies{"msg_bump_replies",
-                                     "UPDATE messages SET reply_count = reply_count + 1 WHERE id = $1"};
 constexpr db::Statement kDropReply{"msg_drop_reply",
                                    "UPDATE messages SET reply_count = greatest(reply_count - 1, 0) WHERE id = $1"};
 // Mentioned names that are members of the conversation (only they may see the message).
@@ -62,6 +41,66 @@ constexpr db::Statement kInsertMentions{
     "RETURNING user_id"};
 constexpr db::Statement kDropOtherMentions{
     "msg_drop_other_mentions", "DELETE FROM mentions WHERE message_id = $1 AND user_id <> ALL($2::uuid[])"};
+// The whole send. Everything it writes hangs off `go` (parent valid, key claimed or none) and `seq` (the
+// conversation's row lock, taken after every read, held only until the COMMIT that travels with this
+// statement). When the conversation was archived while the statement waited for that lock, the key claim
+// or the reply count it already wrote must not commit: chat_abort() fails the statement (CH001).
+// The inserted rows are not visible to the statement's own reads, so the Message's mentions come from
+// `men` and its reactions are none; the event and the job are built here, compact, as Outbox::event
+// would build them. $1 conversation, $2 sender, $3 content, $4 type, $5 media_url, $6 parent_id,
+// $7 idempotency key, $8 request hash, $9 mentioned names.
+constexpr db::Statement kSend{
+    "msg_send",
+    "WITH parent AS ("
+    "  SELECT $6::uuid IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = $6::uuid AND conversation_id = $1::uuid"
+    "    AND deleted_at IS NULL) AS ok),"
+    " new_id AS (SELECT gen_random_uuid() AS id),"
+    " claim AS ("
+    "  INSERT INTO idempotency_keys (user_id, key, request_hash, message_id)"
+    "  SELECT $2::uuid, $7::text, $8::text, new_id.id FROM new_id, parent WHERE $7::text IS NOT NULL AND parent.ok"
+    "  ON CONFLICT (user_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash,"
+    "    message_id = EXCLUDED.message_id, created_at = now()"
+    "    WHERE idempotency_keys.created_at <= now() - interval '24 hours'"
+    "  RETURNING 1),"
+    " go AS (SELECT parent.ok AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM claim)) AS ok FROM parent),"
+    " bump AS ("
+    "  UPDATE messages SET reply_count = reply_count + 1 WHERE id = $6::uuid AND (SELECT ok FROM go) RETURNING 1),"
+    " seq AS ("
+    "  UPDATE conversations SET last_seq = last_seq + 1, last_message_at = now()"
+    "  WHERE id = $1::uuid AND NOT is_archived AND (SELECT ok FROM go) RETURNING last_seq),"
+    " m AS ("
+    "  INSERT INTO messages (id, conversation_id, seq, sender_id, content, message_type, media_url, parent_id)"
+    "  SELECT new_id.id, $1::uuid, seq.last_seq, $2::uuid, $3::text, $4::text, $5::text, $6::uuid FROM new_id, seq"
+    "  RETURNING *),"
+    " men AS ("
+    "  INSERT INTO mentions (message_id, user_id)"
+    "  SELECT m.id, u.id FROM m, users u JOIN conversation_members cm ON cm.user_id = u.id AND cm.conversation_id = $1::uuid"
+    "  WHERE lower(u.username) IN (SELECT lower(x) FROM unnest($9::text[]) x)"
+    "  ON CONFLICT DO NOTHING RETURNING user_id, created_at),"
+    " msg AS ("
+    "  SELECT " CHAT_MESSAGE_JSON "::text AS j FROM m JOIN users u ON u.id = m.sender_id"
+    "  CROSS JOIN (SELECT NULL::json AS list) rx"
+    "  CROSS JOIN (SELECT json_agg(men.user_id ORDER BY men.created_at, men.user_id) AS list FROM men) mx),"
+    " ev AS ("
+    "  INSERT INTO outbox (stream, conversation_id, event_type, audience, user_ids, payload)"
+    "  SELECT 'events', $1::uuid, 'new_message', 'conversation', '',"
+    "    '{\"type\":\"new_message\",\"data\":' || msg.j || ',\"channel_id\":\"' || $1::uuid::text ||"
+    "    '\",\"conversation_id\":\"' || $1::uuid::text || '\",\"timestamp\":\"' || rfc3339(now()) || '\"}'"
+    "  FROM msg RETURNING id, payload),"
+    " job AS ("
+    "  INSERT INTO outbox (stream, conversation_id, event_type, audience, user_ids, payload)"
+    "  SELECT 'jobs', $1::uuid, 'mention_notification', 'users', '',"
+    "    '{\"message_id\":\"' || m.id::text || '\",\"conversation_id\":\"' || $1::uuid::text ||"
+    "    '\",\"sender_id\":\"' || $2::uuid::text || '\",\"user_ids\":[' ||"
+    "    (SELECT string_agg('\"' || men.user_id::text || '\"', ',' ORDER BY men.user_id) FROM men) || ']}'"
+    "  FROM m WHERE EXISTS (SELECT 1 FROM men) RETURNING id, payload)"
+    " SELECT (SELECT ok FROM parent) AS parent_ok, $7::text IS NULL OR EXISTS (SELECT 1 FROM claim) AS claimed,"
+    "  (SELECT j FROM msg) AS j, (SELECT id FROM ev) AS event_id, (SELECT payload FROM ev) AS event_payload,"
+    "  (SELECT id FROM job) AS job_id, (SELECT payload FROM job) AS job_payload,"
+    "  CASE WHEN NOT EXISTS (SELECT 1 FROM m) AND (EXISTS (SELECT 1 FROM claim) OR EXISTS (SELECT 1 FROM bump))"
+    "   THEN chat_abort('conversation archived during the send') END AS aborted"};
+// SQLSTATE of chat_abort() (sql/007).
+constexpr const char* kAborted = "CH001";
 constexpr db::Statement kMessageJson{"msg_json",
                                      "SELECT " CHAT_MESSAGE_JSON " AS j FROM messages m" CHAT_MESSAGE_JOINS " WHERE m.id = $1"};
 constexpr db::Statement kFindMessage{
@@ -171,47 +210,54 @@ SendInput read_send_input(const http::Request& req, bool id_from_body, const std
 }
 
 void take_send_token(Context& ctx, const CurrentUser& me) {
-  if (auto wait = take_token(ctx.redis, "rl:send:" + me.id, ctx.config.rate_limit_send,
+  if (auto wait = take_token(ctx.redis, stream::send_rate_key(me.id), ctx.config.rate_limit_send,
                              ctx.config.rate_limit_send_burst)) {
     throw http::HttpError(429, "Too many requests").with_header("Retry-After", std::to_string(*wait));
   }
 }
 
 http::Response send_message(Context& ctx, const CurrentUser& me, SendInput in, const SendWording& w) {
-  if (in.idempotency_key) {
-    if (auto first = replay_idempotent(ctx, me, in)) return std::move(*first);
-  }
-  Conversation conv = find_visible(ctx, me, in.conversation_id, w.not_found);
-  require_member(conv);
-  require_not_archived(conv, w.archived);
-  if (in.parent_id && ctx.db.exec(kParentOk, {*in.parent_id, conv.id}).empty()) {
-    http::not_found("Parent message not found");
-  }
-  Outbox out;
-  std::string message;
-  {
-    db::Transaction tx(ctx.db);
-    if (in.idempotency_key && tx.exec(kIdemClaim, {me.id, *in.idempotency_key, request_hash(in)}).empty()) {
-      // A concurrent send with the same key committed first: answer like a retry.
-      tx.commit();
+  Conversation conv;
+  try {
+    conv = find_visible(ctx, me, in.conversation_id, w.not_found);
+    require_member(conv);
+    require_not_archived(conv, w.archived);
+  } catch (const http::HttpError&) {
+    // A retry of a send that succeeded answers like the first time even if the conversation has changed
+    // since (archived, or the sender removed): the key is looked at before the refusal.
+    if (in.idempotency_key) {
       if (auto first = replay_idempotent(ctx, me, in)) return std::move(*first);
-      http::fail(409, "Idempotency key reused with a different request");
     }
-    auto seq = tx.exec(kNextSeq, {conv.id});
-    if (seq.empty()) http::forbidden(w.archived);
-    auto ins = tx.exec(kInsertMessage, {conv.id, seq.str(0, "last_seq"), me.id, in.content, in.message_type,
-                                        in.media_url, in.parent_id});
-    const std::string id = ins.str(0, "id");
-    if (in.parent_id) tx.exec(kBumpReplies, {*in.parent_id});
-    std::vector<std::string> mentioned = store_mentions(tx, id, conv.id, in.content, false);
-    if (in.idempotency_key) tx.exec(kIdemSetMessage, {me.id, *in.idempotency_key, id});
-    message = tx.exec(kMessageJson, {id}).str(0, "j");
-    out.event(tx, Event{"new_message", conv.id, Audience::kConversation, {}, message_event(conv.id, message)});
-    enqueue_mention_job(out, tx, id, conv.id, me.id, mentioned);
-    tx.commit();
+    throw;
   }
+  std::vector<std::string> names = parse_mentions(in.content);
+  db::Result r{nullptr};
+  try {
+    r = ctx.db.exec_committed(kSend, {conv.id, me.id, in.content, in.message_type, in.media_url, in.parent_id,
+                                      in.idempotency_key, request_hash(in), db::text_array(names)});
+  } catch (const db::DbError& e) {
+    if (e.sqlstate() == kAborted) http::forbidden(w.archived);
+    throw;
+  }
+  if (!r.boolean(0, "parent_ok")) http::not_found("Parent message not found");
+  if (!r.boolean(0, "claimed")) {
+    // The key is live: a retry (200 with the first message) or another request under it (409).
+    if (auto first = replay_idempotent(ctx, me, in)) return std::move(*first);
+    http::fail(409, "Idempotency key reused with a different request");
+  }
+  if (r.is_null(0, "j")) http::forbidden(w.archived);  // archived while the send waited for its lock
+  Outbox out;
+  out.written({r.str(0, "event_id"), stream::kEvents,
+               stream::Entry{"new_message", conv.id, Audience::kConversation, {}, r.str(0, "event_payload"),
+                             r.str(0, "event_id")}});
+  if (!r.is_null(0, "job_id")) {
+    out.written({r.str(0, "job_id"), stream::kJobs,
+                 stream::Entry{"mention_notification", conv.id, Audience::kUsers, {}, r.str(0, "job_payload"),
+                               r.str(0, "job_id")}});
+  }
+  std::string message = r.str(0, "j");
   out.relay(ctx);
-  return http::Response::json(201, message);
+  return http::Response::json(201, std::move(message));
 }
 
 std::optional<MessageRef> find_message(Context& ctx, const std::string& id) {

@@ -1,55 +1,57 @@
-// Transactional outbox: rows are relayed per shard under an advisory lock, so the entries of one
-// conversation reach the stream in commit order even when several processes relay at once.
+// Transactional outbox. A relay works on one conversation at a time under that conversation's advisory
+// lock, so the entries of one conversation reach the stream in commit order even when several processes
+// relay at once, while relays of different conversations never wait for each other. A relay is two
+// PostgreSQL round trips and one Redis round trip: BEGIN, the lock and the DELETE … RETURNING of the rows
+// in one flight; their XADDs in one pipeline; COMMIT. Until that COMMIT the rows are only locked, so a
+// relay that fails anywhere leaves them for the next relay.
 #include "domain/outbox.hpp"
+
+#include <algorithm>
+#include <cstdlib>
 
 #include "core/log.hpp"
 #include "core/timefmt.hpp"
 
 namespace chat::domain {
-
-const char* const kEventsStream = "chat:events";
-const char* const kJobsStream = "chat:jobs";
-const char* const kEphemeralChannel = "chat:ephemeral";
-
 namespace {
-
-// A safety cap only: the worker trims the events stream to its replay window (10 min, 100 000 events).
-constexpr const char* kStreamCap = "1000000";
 
 constexpr db::Statement kInsertOutbox{
     "outbox_insert",
-    "INSERT INTO outbox (stream, shard, conversation_id, event_type, audience, user_ids, payload) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7)"};
-constexpr db::Statement kLockShard{"outbox_lock_shard", "SELECT pg_advisory_xact_lock(727300 + $1::int)"};
-constexpr db::Statement kPendingInShard{
-    "outbox_pending",
-    "SELECT id, stream, coalesce(conversation_id::text, '') AS conversation_id, event_type, audience, user_ids, "
-    "payload FROM outbox WHERE shard = $1 ORDER BY id LIMIT 500"};
-constexpr db::Statement kDeleteRelayed{"outbox_delete", "DELETE FROM outbox WHERE id = ANY($1::bigint[])"};
-
-const char* audience_name(Audience a) {
-  switch (a) {
-    case Audience::kConversation: return "conversation";
-    case Audience::kEveryone: return "everyone";
-    case Audience::kUsers: return "users";
-  }
-  return "conversation";
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) {
-    if (!out.empty()) out.push_back(',');
-    out += s;
-  }
-  return out;
-}
+    "INSERT INTO outbox (stream, conversation_id, event_type, audience, user_ids, payload) "
+    "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"};
+// The lock of one conversation's relay (the key space 727301 is the outbox's; "" is the rows of none).
+constexpr db::Statement kLockConversation{"outbox_lock_conversation",
+                                          "SELECT pg_advisory_xact_lock(727301, hashtext($1))"};
+// The rows, deleted at once and kept only by this transaction's lock until the XADDs are done. A row the
+// caller wrote itself ($2) comes back without its payload: the caller has it.
+#define CHAT_OUTBOX_TAKE(where)                                                                            \
+  "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE " where " ORDER BY id LIMIT 500) "           \
+  "RETURNING id, stream, coalesce(conversation_id::text, '') AS conversation_id, event_type, audience, "   \
+  "user_ids, CASE WHEN id = ANY($2::bigint[]) THEN NULL ELSE payload END AS payload"
+constexpr db::Statement kTakeOfConversation{"outbox_take", CHAT_OUTBOX_TAKE("conversation_id = $1::uuid")};
+constexpr db::Statement kTakeOfNone{"outbox_take_none", CHAT_OUTBOX_TAKE("conversation_id IS NULL AND $1 = ''")};
+#undef CHAT_OUTBOX_TAKE
+constexpr db::Statement kPendingConversations{
+    "outbox_pending_conversations",
+    "SELECT coalesce(conversation_id::text, '') AS c FROM outbox GROUP BY conversation_id ORDER BY min(id) LIMIT $1"};
 
 std::optional<std::string> opt_uuid(const std::string& s) {
   return s.empty() ? std::nullopt : std::optional<std::string>(s);
 }
 
-// The client-facing event: `type` first, the payload's fields, `timestamp` last.
+std::string id_array(const std::map<std::string, WrittenRow>* known) {
+  std::string out = "{";
+  if (known) {
+    for (const auto& [id, row] : *known) {
+      if (out.size() > 1) out.push_back(',');
+      out += id;
+    }
+  }
+  return out + "}";
+}
+
+}  // namespace
+
 std::string stamped(const std::string& type, const json::Value& payload) {
   std::string body = payload.dump();
   std::string out = "{\"type\":" + json::quote(type);
@@ -58,71 +60,96 @@ std::string stamped(const std::string& type, const json::Value& payload) {
   return out;
 }
 
-}  // namespace
-
-int shard_of(const std::string& conversation_id) {
-  if (conversation_id.empty()) return 0;
-  char c = conversation_id[0];
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return 0;
-}
-
 void Outbox::event(db::Transaction& tx, Event e) {
-  int shard = shard_of(e.conversation_id);
-  tx.exec(kInsertOutbox, {"events", shard, opt_uuid(e.conversation_id), e.type, audience_name(e.audience),
-                          join(e.user_ids), stamped(e.type, e.payload)});
-  shards_.insert(shard);
+  tx.exec(kInsertOutbox, {"events", opt_uuid(e.conversation_id), e.type, stream::audience_name(e.audience),
+                          stream::join_ids(e.user_ids), stamped(e.type, e.payload)});
+  conversations_.insert(e.conversation_id);
 }
 
 void Outbox::job(db::Transaction& tx, const std::string& type, const std::string& conversation_id,
                  json::Value payload) {
-  int shard = shard_of(conversation_id);
-  tx.exec(kInsertOutbox, {"jobs", shard, opt_uuid(conversation_id), type, "users", "", payload.dump()});
-  shards_.insert(shard);
+  tx.exec(kInsertOutbox, {"jobs", opt_uuid(conversation_id), type, "users", "", payload.dump()});
+  conversations_.insert(conversation_id);
+}
+
+void Outbox::written(WrittenRow row) {
+  conversations_.insert(row.entry.conversation_id);
+  std::string id = row.outbox_id;
+  known_.emplace(std::move(id), std::move(row));
 }
 
 void Outbox::relay(Context& ctx) {
-  for (int shard : shards_) relay_shard(ctx, shard);
-  shards_.clear();
+  for (const auto& c : conversations_) relay_conversation(ctx, c, known_.empty() ? nullptr : &known_);
+  conversations_.clear();
+  known_.clear();
 }
 
-int relay_shard(Context& ctx, int shard) {
+int relay_conversation(Context& ctx, const std::string& conversation_id, const std::map<std::string, WrittenRow>* known) {
   try {
     db::Transaction tx(ctx.db);
-    tx.exec(kLockShard, {shard});
-    auto rows = tx.exec(kPendingInShard, {shard});
-    if (rows.empty()) return 0;
-    std::vector<std::string> ids;
-    for (int i = 0; i < rows.rows(); ++i) {
-      std::string stream = rows.text(i, "stream") == "jobs" ? kJobsStream : kEventsStream;
-      redis::Reply r = ctx.redis.command({"XADD", stream, "MAXLEN", "~", kStreamCap, "*", "type",
-                                          rows.str(i, "event_type"), "conversation_id", rows.str(i, "conversation_id"),
-                                          "audience", rows.str(i, "audience"), "user_ids", rows.str(i, "user_ids"),
-                                          "payload", rows.str(i, "payload"), "outbox_id", rows.str(i, "id")});
-      if (r.is_error()) throw redis::RedisError("XADD refused: " + r.str());
-      ids.push_back(rows.str(i, "id"));
+    const db::Statement& take = conversation_id.empty() ? kTakeOfNone : kTakeOfConversation;
+    auto results = tx.exec_all({db::Call{&kLockConversation, {conversation_id}},
+                                db::Call{&take, {conversation_id, id_array(known)}}});
+    const db::Result& rows = results[1];
+    if (rows.empty()) {
+      tx.commit();
+      return 0;
     }
-    tx.exec(kDeleteRelayed, {db::text_array(ids)});
+    // DELETE … RETURNING does not promise an order: the stream must get the rows in id (commit) order.
+    std::vector<std::pair<int64_t, int>> order;
+    for (int i = 0; i < rows.rows(); ++i) order.emplace_back(rows.int64(i, "id"), i);
+    std::sort(order.begin(), order.end());
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(order.size());
+    for (const auto& [id, i] : order) {
+      const bool job = rows.text(i, "stream") == "jobs";
+      if (rows.is_null(i, "payload")) {
+        const WrittenRow* w = nullptr;
+        if (known) {
+          if (auto it = known->find(std::to_string(id)); it != known->end()) w = &it->second;
+        }
+        if (!w) throw db::DbError("outbox row without payload", "XX000", false);
+        commands.push_back(stream::xadd(w->stream, w->entry));
+        continue;
+      }
+      stream::Entry e;
+      e.type = rows.str(i, "event_type");
+      e.conversation_id = rows.str(i, "conversation_id");
+      e.audience = stream::parse_audience(rows.text(i, "audience"));
+      e.user_ids = stream::split_ids(rows.text(i, "user_ids"));
+      e.payload = rows.str(i, "payload");
+      e.outbox_id = std::to_string(id);
+      commands.push_back(stream::xadd(job ? stream::kJobs : stream::kEvents, e));
+    }
+    for (const redis::Reply& r : ctx.redis.pipeline(commands)) {
+      if (r.is_error()) throw redis::RedisError("XADD refused: " + r.str());
+    }
     tx.commit();
-    return static_cast<int>(ids.size());
+    return static_cast<int>(commands.size());
   } catch (const redis::RedisError& e) {
-    log::warn("outbox_relay_deferred", {{"shard", std::to_string(shard)}, {"error", e.what()}});
+    log::warn("outbox_relay_deferred", {{"conversation_id", conversation_id}, {"error", e.what()}});
   } catch (const db::DbError& e) {
-    log::warn("outbox_relay_failed", {{"shard", std::to_string(shard)}, {"error", e.what()}});
+    log::warn("outbox_relay_failed", {{"conversation_id", conversation_id}, {"error", e.what()}});
   }
   return -1;
 }
 
+std::vector<std::string> pending_conversations(Context& ctx, int limit) {
+  auto r = ctx.db.exec(kPendingConversations, {limit});
+  std::vector<std::string> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(r.str(i, "c"));
+  return out;
+}
+
 void publish_ephemeral(Context& ctx, const std::string& type, const std::vector<std::string>& user_ids,
                        const std::string& conversation_id, json::Value payload) {
-  std::string event = stamped(type, payload);
-  json::Value msg = json::Value::object();
-  msg.set("type", type).set("conversation_id", conversation_id).set("user_ids", join(user_ids));
-  msg.set("payload", json::Value::raw(event));
+  stream::Ephemeral e;
+  e.type = type;
+  e.conversation_id = conversation_id;
+  e.user_ids = user_ids;
+  e.payload = stamped(type, payload);
   try {
-    ctx.redis.command({"PUBLISH", kEphemeralChannel, msg.dump()});
+    ctx.redis.command({"PUBLISH", stream::kEphemeral, stream::encode(e)});
   } catch (const redis::RedisError& e) {
     log::warn("ephemeral_publish_failed", {{"type", type}, {"error", e.what()}});
   }

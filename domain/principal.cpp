@@ -1,9 +1,11 @@
 // require_user: one query checks user, session and status together.
 #include "domain/principal.hpp"
 
+
 #include "core/crypto.hpp"
 #include "core/jwt.hpp"
 #include "core/log.hpp"
+#include "core/stream.hpp"
 #include "core/timefmt.hpp"
 
 namespace chat::domain {
@@ -50,10 +52,8 @@ CurrentUser require_user(Context& ctx, const http::Request& req) {
 void publish_session_revoked(Context& ctx, const std::vector<std::string>& session_ids, const std::string& user_id,
                              const char* reason) {
   for (const auto& sid : session_ids) {
-    json::Value msg = json::Value::object();
-    msg.set("session_id", sid).set("user_id", user_id).set("reason", reason);
     try {
-      ctx.redis.command({"PUBLISH", "chat:sessions:revoked", msg.dump()});
+      ctx.redis.command({"PUBLISH", stream::kRevoked, stream::encode(stream::Revocation{sid, user_id, reason})});
     } catch (const std::exception& e) {
       log::warn("revocation_publish_failed", {{"session_id", sid}, {"error", e.what()}});
     }

@@ -76,51 +76,30 @@ Response metrics(Context& ctx, Request&) {
   auto metric = [&out](const char* name, const char* type, const char* help) {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
   };
-  auto num = [](const redis::Reply& r) -> std::string {
-    if (r.is_integer()) return std::to_string(r.integer());
-    std::string s = r.str();
-    return s.empty() ? "0" : s;
-  };
   bool redis_up = true;
   try {
     out += http::render_request_metrics(ctx.redis);
-    auto counters = ctx.redis.command({"MGET", stream::kDone, stream::kRetried, stream::kDeadLettered});
-    auto by_type = ctx.redis.command({"HGETALL", stream::kByType});
-    auto depth = ctx.redis.command({"XLEN", stream::kJobs});
-    auto pending = ctx.redis.command({"XPENDING", stream::kJobs, stream::kGroup});
-    auto delayed = ctx.redis.command({"ZCARD", stream::kDelayed});
-    auto dead = ctx.redis.command({"XLEN", stream::kDead});
-    auto oldest = ctx.redis.command({"XRANGE", stream::kJobs, "-", "+", "COUNT", "1"});
-    auto now = ctx.redis.command({"TIME"});
+    const stream::QueueStats q = stream::queue_stats(ctx.redis);
     metric("chat_jobs_total", "counter", "Background jobs by outcome (done, retried, dead_lettered).");
-    const char* outcomes[] = {"done", "retried", "dead_lettered"};
-    for (size_t i = 0; i < 3; ++i) {
-      out += std::string("chat_jobs_total{outcome=\"") + outcomes[i] + "\"} " + num(counters.element(i)) + "\n";
-    }
+    out += "chat_jobs_total{outcome=\"done\"} " + std::to_string(q.done) + "\n";
+    out += "chat_jobs_total{outcome=\"retried\"} " + std::to_string(q.retried) + "\n";
+    out += "chat_jobs_total{outcome=\"dead_lettered\"} " + std::to_string(q.dead_lettered) + "\n";
     metric("chat_jobs_by_type_total", "counter", "Background jobs by type and outcome.");
-    for (size_t i = 0; i + 1 < by_type.size(); i += 2) {
-      std::string f = by_type.element(i).str();
-      auto colon = f.rfind(':');
-      if (colon == std::string::npos) continue;
-      out += "chat_jobs_by_type_total{type=\"" + f.substr(0, colon) + "\",outcome=\"" + f.substr(colon + 1) + "\"} " +
-             num(by_type.element(i + 1)) + "\n";
+    for (const auto& [type, outcomes] : q.by_type) {
+      for (const auto& [outcome, n] : outcomes) {
+        out += "chat_jobs_by_type_total{type=\"" + type + "\",outcome=\"" + outcome + "\"} " + std::to_string(n) + "\n";
+      }
     }
     metric("chat_jobs_queue_depth", "gauge", "Jobs in the chat:jobs stream, waiting or in flight.");
-    out += "chat_jobs_queue_depth " + num(depth) + "\n";
+    out += "chat_jobs_queue_depth " + std::to_string(q.depth) + "\n";
     metric("chat_jobs_in_flight", "gauge", "Jobs taken by a worker and not acked yet.");
-    out += "chat_jobs_in_flight " + (pending.is_array() ? num(pending.element(0)) : std::string("0")) + "\n";
+    out += "chat_jobs_in_flight " + std::to_string(q.pending) + "\n";
     metric("chat_jobs_delayed", "gauge", "Jobs waiting for their retry time.");
-    out += "chat_jobs_delayed " + num(delayed) + "\n";
+    out += "chat_jobs_delayed " + std::to_string(q.delayed) + "\n";
     metric("chat_jobs_dead", "gauge", "Jobs in the dead-letter stream chat:jobs:dead.");
-    out += "chat_jobs_dead " + num(dead) + "\n";
-    double age = 0;
-    if (oldest.size() > 0 && now.size() >= 2) {
-      std::string id = oldest.element(0).element(0).str();
-      double now_ms = std::stod(now.element(0).str()) * 1000 + std::stod(now.element(1).str()) / 1000;
-      age = std::max(0.0, (now_ms - std::stod(id.substr(0, id.find('-')))) / 1000);
-    }
+    out += "chat_jobs_dead " + std::to_string(q.dead) + "\n";
     metric("chat_jobs_oldest_age_seconds", "gauge", "Age of the oldest job in chat:jobs.");
-    out += "chat_jobs_oldest_age_seconds " + std::to_string(age) + "\n";
+    out += "chat_jobs_oldest_age_seconds " + std::to_string(static_cast<double>(q.oldest_age_ms.value_or(0)) / 1000) + "\n";
     metric("chat_heartbeat_age_seconds", "gauge",
            "Age of the last heartbeat of each worker and realtime daemon (stale past 10 s: dead or hung).");
     for (auto kind : {heartbeat::Kind::kWorker, heartbeat::Kind::kRealtime}) {

@@ -59,43 +59,6 @@ redis::Reply must(redis::Client& r, const std::vector<std::string>& args) {
   return reply;
 }
 
-redis::Reply info_value(const redis::Reply& flat, std::string_view name) {
-  for (size_t i = 0; i + 1 < flat.size(); i += 2) {
-    if (flat.element(i).str() == name) return flat.element(i + 1);
-  }
-  return redis::Reply(nullptr);
-}
-
-Stats collect(redis::Client& r, int64_t* now_ms) {
-  Stats s;
-  *now_ms = redis_time_ms(r);
-  s.depth = must(r, {"XLEN", stream::kJobs}).integer();
-  redis::Reply consumers = r.command({"XINFO", "CONSUMERS", stream::kJobs, stream::kGroup});
-  for (size_t i = 0; consumers.is_array() && i < consumers.size(); ++i) {
-    redis::Reply c = consumers.element(i);
-    ConsumerStats cs{info_value(c, "name").str(), info_value(c, "pending").integer(), info_value(c, "idle").integer()};
-    s.pending += cs.pending;
-    s.consumers.push_back(cs);
-  }
-  s.delayed = must(r, {"ZCARD", stream::kDelayed}).integer();
-  s.dead = must(r, {"XLEN", stream::kDead}).integer();
-  redis::Reply counters = must(r, {"MGET", stream::kDone, stream::kRetried, stream::kDeadLettered});
-  s.done = to_int(counters.element(0).str());
-  s.retried = to_int(counters.element(1).str());
-  s.dead_lettered = to_int(counters.element(2).str());
-  redis::Reply oldest = must(r, {"XRANGE", stream::kJobs, "-", "+", "COUNT", "1"});
-  if (oldest.size() > 0) {
-    if (auto ms = stream_id_ms(oldest.element(0).element(0).str())) s.oldest_age_ms = std::max<int64_t>(*now_ms - *ms, 0);
-  }
-  redis::Reply next = must(r, {"ZRANGE", stream::kDelayed, "0", "0", "WITHSCORES"});
-  if (next.size() >= 2) s.next_delayed_in_ms = std::max<int64_t>(to_int(next.element(1).str()) - *now_ms, 0);
-  redis::Reply last = must(r, {"HGETALL", stream::kSchedLast});
-  for (size_t i = 1; i < last.size(); i += 2) s.periodic.push_back(last.element(i).str());
-  std::sort(s.periodic.begin(), s.periodic.end());
-  s.now_ms = *now_ms;
-  return s;
-}
-
 std::vector<std::pair<std::string, Fields>> dead_entries(redis::Client& r, const std::optional<std::string>& id) {
   std::vector<std::pair<std::string, Fields>> out;
   std::string start = id ? *id : "-";
@@ -142,7 +105,7 @@ std::optional<AdminCommand> parse_admin_args(const std::vector<std::string>& arg
   else if (rest[0] == "drop") cmd.kind = AdminCommand::Kind::kDeadDrop;
   else return *error = "unknown --dead-letter action " + rest[0], std::nullopt;
   if (rest.size() == 2) {
-    if (!stream_id_ms(rest[1]) || rest[1].find('-') == std::string::npos) {
+    if (!stream::StreamId::parse(rest[1]) || rest[1].find('-') == std::string::npos) {
       return *error = "not a stream entry id: " + rest[1], std::nullopt;
     }
     cmd.id = rest[1];
@@ -232,8 +195,7 @@ int run_admin(const AdminCommand& cmd, const Config& config) {
     redis::Client r(config.redis_url);
     using Kind = AdminCommand::Kind;
     if (cmd.kind == Kind::kStats) {
-      int64_t now = 0;
-      Stats s = collect(r, &now);
+      Stats s = stream::queue_stats(r);
       print(cmd.json ? stats_json(s).dump() + "\n" : render_stats_text(s));
       return 0;
     }

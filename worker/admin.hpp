@@ -8,28 +8,14 @@
 
 #include "core/config.hpp"
 #include "core/json.hpp"
+#include "core/stream.hpp"
 #include "worker/queue.hpp"
 
 namespace chat::worker {
 
-struct ConsumerStats {
-  std::string name;
-  int64_t pending = 0;  // taken, not acked yet
-  int64_t idle_ms = 0;
-};
-
-struct Stats {
-  int64_t depth = 0;        // entries in chat:jobs (waiting + in flight; acked jobs are deleted)
-  int64_t pending = 0;      // in flight
-  std::vector<ConsumerStats> consumers;
-  int64_t delayed = 0;
-  int64_t dead = 0;
-  int64_t done = 0, retried = 0, dead_lettered = 0;
-  std::optional<int64_t> oldest_age_ms;        // of the oldest entry in chat:jobs
-  std::optional<int64_t> next_delayed_in_ms;   // until the first delayed job is due
-  std::vector<std::string> periodic;           // chat:sched:last records
-  int64_t now_ms = 0;                          // Redis's clock when read
-};
+// The figures are core/stream's queue statistics (the same as chat-system's /metrics shows).
+using Stats = stream::QueueStats;
+using stream::ConsumerStats;
 
 struct AdminCommand {
   enum class Kind { kStats, kDeadList, kDeadRetry, kDeadDrop } kind = Kind::kStats;

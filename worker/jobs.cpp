@@ -152,30 +152,32 @@ void mention_notification(JobContext& jc) {
     tx.commit();
   }
   if (notified.empty()) return;
-  if (jc.relayer) jc.relayer->relay(jc.ctx, domain::shard_of(conversation));
+  if (jc.relayer) jc.relayer->relay(jc.ctx, conversation);
   else out.relay(jc.ctx);
   log::debug("mention_notified", {{"job_id", jc.job.job_id}, {"message_id", m->message_id},
                                   {"users", std::to_string(notified.size())}});
 }
 
-void Relayer::relay(Context& ctx, int shard) {
-  if (shard < 0 || shard > 15) return;
+void Relayer::relay(Context& ctx, const std::string& conversation_id) {
   {
     std::lock_guard lock(mu_);
-    if (busy_[shard]) {
-      again_[shard] = true;  // the thread relaying it now takes our rows too
+    State& st = conversations_[conversation_id];
+    if (st.busy) {
+      st.again = true;  // the thread relaying it now takes our rows too
       return;
     }
-    busy_[shard] = true;
+    st.busy = true;
   }
   for (;;) {
-    int n = domain::relay_shard(ctx, shard);  // never throws; a failure leaves the rows for the periodic relay
+    // Never throws; a failure leaves the rows for the periodic relay.
+    int n = domain::relay_conversation(ctx, conversation_id);
     std::lock_guard lock(mu_);
-    if (!again_[shard] && n < kPage) {
-      busy_[shard] = false;
+    State& st = conversations_[conversation_id];
+    if (!st.again && n < domain::kRelayPage) {
+      conversations_.erase(conversation_id);
       return;
     }
-    again_[shard] = false;
+    st.again = false;
   }
 }
 

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -17,20 +18,21 @@
 
 namespace chat::worker {
 
-// Relays outbox shards for the threads of one worker: while a thread relays a shard, the others go on
-// with their next job and the relaying thread relays that shard once more for them (handlers' relay_shard
-// takes the rows of every committed transaction, in order), so a busy pool relays in batches.
+// Relays outbox conversations for the threads of one worker: while a thread relays a conversation, the
+// others go on with their next job and the relaying thread relays that conversation once more for them
+// (domain's relay_conversation takes the rows of every committed transaction, in order), so a busy pool
+// relays in batches.
 class Relayer {
  public:
-  // relay_shard relays at most this many rows per call (its LIMIT in domain/events.cpp).
-  static constexpr int kPage = 500;
-
-  void relay(Context& ctx, int shard);
+  void relay(Context& ctx, const std::string& conversation_id);
 
  private:
+  struct State {
+    bool busy = false;
+    bool again = false;
+  };
   std::mutex mu_;
-  std::array<bool, 16> busy_{};
-  std::array<bool, 16> again_{};
+  std::map<std::string, State> conversations_;  // only those being relayed now
 };
 
 // What a job function gets: the job, this thread's connections, and whether the worker is stopping.

@@ -12,7 +12,8 @@
 namespace chat::worker {
 namespace {
 
-constexpr int kRelayRoundsPerShard = 40;
+constexpr int kRelayRounds = 40;        // pages of one conversation per run
+constexpr int kRelayConversations = 10000;  // conversations per run
 constexpr int kDeleteBatch = 10000;     // rows per DELETE, so a backlog never holds long locks
 constexpr int kDeleteRounds = 20;
 constexpr int64_t kSweepOverlapMs = 60000;   // presence entries whose expiry is older than the last sweep by this are done
@@ -20,7 +21,6 @@ constexpr int kTrimChunk = 10000;
 constexpr int kTrimRounds = 100;
 constexpr int64_t kConsumerGoneMs = 3600000;
 
-constexpr db::Statement kShardsWithRows{"wk_outbox_shards", "SELECT DISTINCT shard FROM outbox ORDER BY shard"};
 constexpr db::Statement kPresenceOffline{
     "wk_presence_offline",
     "UPDATE users SET is_online = false, last_seen_at = now() WHERE id = ANY($1::uuid[]) AND is_online RETURNING id"};
@@ -81,19 +81,17 @@ std::string events_min_id(int64_t now_ms, int64_t keep_ms) {
 }
 
 void outbox_relay(JobContext& jc) {
-  auto shards = jc.ctx.db.exec(kShardsWithRows);
   int64_t relayed = 0;
   bool deferred = false;
-  for (int i = 0; i < shards.rows(); ++i) {
-    int shard = static_cast<int>(shards.int64(i, "shard"));
-    for (int round = 0; round < kRelayRoundsPerShard; ++round) {
-      int n = domain::relay_shard(jc.ctx, shard);
+  for (const std::string& conversation : domain::pending_conversations(jc.ctx, kRelayConversations)) {
+    for (int round = 0; round < kRelayRounds; ++round) {
+      int n = domain::relay_conversation(jc.ctx, conversation);
       if (n < 0) {
         deferred = true;
         break;
       }
       relayed += n;
-      if (n < Relayer::kPage) break;
+      if (n < domain::kRelayPage) break;
     }
   }
   if (relayed > 0) log::info("outbox_relayed", {{"rows", std::to_string(relayed)}});

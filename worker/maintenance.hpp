@@ -15,7 +15,7 @@ inline constexpr int64_t kEventsKeepMs = 10 * 60 * 1000;
 // The MINID bound of the time window: "<now - keep>-0".
 std::string events_min_id(int64_t now_ms, int64_t keep_ms);
 
-// Relays every outbox shard that has rows, in shard order, with handlers' relay_shard.
+// Relays every conversation that has outbox rows, the one with the oldest row first.
 void outbox_relay(JobContext& jc);
 // Users whose presence:online score (expiry ms) has passed: is_online = false, last_seen_at = now().
 void presence_sweep(JobContext& jc);

@@ -143,21 +143,6 @@ std::string encode_fields(const Fields& fields) {
   return a.dump();
 }
 
-std::optional<int64_t> stream_id_ms(std::string_view id) {
-  auto dash = id.find('-');
-  return parse_int(id.substr(0, dash));
-}
-
-bool stream_id_less(std::string_view a, std::string_view b) {
-  auto split = [](std::string_view id) {
-    auto dash = id.find('-');
-    int64_t ms = parse_int(id.substr(0, dash)).value_or(0);
-    int64_t seq = dash == std::string_view::npos ? 0 : parse_int(id.substr(dash + 1)).value_or(0);
-    return std::pair(ms, seq);
-  };
-  return split(a) < split(b);
-}
-
 Fields fields_of(const redis::Reply& entry) {
   Fields out;
   redis::Reply kv = entry.element(1);

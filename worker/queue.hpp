@@ -10,11 +10,12 @@
 #include <vector>
 
 #include "core/redis.hpp"
+#include "core/stream.hpp"
 
 namespace chat::worker {
 
 // A stream entry's fields, in order.
-using Fields = std::vector<std::pair<std::string, std::string>>;
+using Fields = stream::Fields;
 
 // One delivery of a job.
 struct Job {
@@ -49,9 +50,6 @@ Fields dead_fields(const Job& job, const std::string& error, int attempts, const
 Fields revive_fields(const Fields& dead);
 // The delayed set's member for a job: a JSON array [name, value, ...] that the move script XADDs as is.
 std::string encode_fields(const Fields& fields);
-// Stream ids "ms-seq": the ms part, and their order.
-std::optional<int64_t> stream_id_ms(std::string_view id);
-bool stream_id_less(std::string_view a, std::string_view b);
 // A stream entry's [id, [f, v, ...]] reply as fields (empty for a nil entry).
 Fields fields_of(const redis::Reply& entry);
 

@@ -550,11 +550,6 @@ def outbox_count(db, conversation_id: str | None = None) -> int:
     return int(db("SELECT count(*) FROM outbox WHERE conversation_id = :'p1'", conversation_id)[0][0])
 
 
-def shard_pending(db, conversation_id: str) -> int:
-    """Rows still waiting in the outbox shard of this conversation (its first hex digit)."""
-    return int(db("SELECT count(*) FROM outbox WHERE shard = :'p1'", int(conversation_id[0], 16))[0][0])
-
-
 # --------------------------------------------------------------------------------------------
 # one sender process of the concurrency test: run as `python3 -c SENDER_PROCESS_SRC`, the spec as the
 # first line of stdin; it prints "ready", waits for a "go" line, then every thread posts its messages

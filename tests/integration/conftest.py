@@ -551,7 +551,9 @@ def restart_postgres(stack, mode: str = "fast") -> None:
         if mode == "kill":
             os.kill(pid, signal.SIGKILL)
         else:
-            r = as_postgres(PG_CTL, "-D", str(stack.run_dir / "pg"), "-m", "immediate", "-w", "-t", "30", "stop",
+            # -W: the supervisor starts a new postmaster at once, which pg_ctl's wait (for the pid file's
+            # postmaster to end) would take for the old one still running; wait_restarted waits instead.
+            r = as_postgres(PG_CTL, "-D", str(stack.run_dir / "pg"), "-m", "immediate", "-W", "stop",
                             cwd=stack.run_dir)
             assert r.returncode == 0, r.stdout + r.stderr
         wait_restarted(stack, "postgres", pid, timeout=60)

@@ -58,7 +58,7 @@ def test_mention_notifies_the_user_once_within_2s(api, register, db, r):
     assert took < 2.0, took
     assert len(found) == 1, found
     eid, f, p = found[0]
-    # routed to bob alone, ordered with the conversation's other events (same shard, same stream)
+    # routed to bob alone, ordered with the conversation's other events (same relay, same stream)
     assert f["audience"] == "users" and f["user_ids"] == bob.user["id"], f
     assert f["conversation_id"] == cid and f["outbox_id"].isdigit(), f
     assert p["type"] == "mention_notification" and TS_RE.match(p["timestamp"]), p

@@ -115,15 +115,5 @@ TEST(EncodeFields, IsAFlatJsonArrayOfStringsThatSurvivesAnyText) {
   EXPECT_EQ(json::as_string(json::array_item(doc->get(), 3)), f[1].second);
 }
 
-TEST(StreamIds, ParseAndOrderByMillisecondsThenSequence) {
-  EXPECT_EQ(stream_id_ms("1795307486388-0"), 1795307486388);
-  EXPECT_EQ(stream_id_ms("12"), 12);
-  EXPECT_FALSE(stream_id_ms("abc-1"));
-  EXPECT_TRUE(stream_id_less("5-9", "6-0"));
-  EXPECT_TRUE(stream_id_less("6-2", "6-10"));  // numerically, not as text
-  EXPECT_FALSE(stream_id_less("6-10", "6-2"));
-  EXPECT_FALSE(stream_id_less("6-1", "6-1"));
-}
-
 }  // namespace
 }  // namespace chat::worker
