@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "core/config.hpp"
-#include "realtime/auth_worker.hpp"
 #include "realtime/connection.hpp"
 #include "realtime/event_loop.hpp"
 #include "realtime/hub.hpp"
@@ -18,6 +17,8 @@
 #include "realtime/presence.hpp"
 #include "realtime/redis_bridge.hpp"
 #include "realtime/typing.hpp"
+#include "realtime/upgrade_auth.hpp"
+#include "realtime/worker_pool.hpp"
 
 namespace chat::realtime {
 

@@ -10,6 +10,8 @@
 #include "core/log.hpp"
 #include "core/timefmt.hpp"
 #include "realtime/client_messages.hpp"
+#include "realtime/online_members.hpp"
+#include "realtime/session_sweep.hpp"
 
 namespace chat::realtime {
 namespace {
