@@ -1,4 +1,5 @@
-// require_user: one query checks user, session and status together.
+// require_user and check_token: one query checks user, session and status together, for the handlers
+// and the realtime upgrade alike.
 #include "domain/principal.hpp"
 
 
@@ -13,7 +14,8 @@ namespace {
 
 constexpr db::Statement kLoadPrincipal{
     "auth_load_principal",
-    "SELECT u.id, u.username, u.role, " CHAT_USER_INACTIVE_SQL " AS inactive, s.revoked_at IS NOT NULL AS revoked "
+    "SELECT u.id, u.username, u.role, " CHAT_USER_INACTIVE_SQL " AS inactive, s.revoked_at IS NOT NULL AS revoked, "
+    "(extract(epoch FROM s.created_at) * 1000)::bigint AS session_created_ms "
     "FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2"};
 
 }  // namespace
@@ -33,20 +35,43 @@ CurrentUser require_user(Context& ctx, const http::Request& req) {
   while (!token.empty() && token.front() == ' ') token.erase(token.begin());
   if (token.empty()) unauthorized("Not authenticated");
 
-  jwt::Error why = jwt::Error::kNone;
-  auto claims = jwt::decode(ctx.config.jwt_secret, token, unix_now(), &why);
-  if (!claims) {
-    log::info("token_refused", {{"reason", jwt::error_name(why)}});
-    unauthorized("Could not validate credentials");
+  TokenCheck check = check_token(ctx, token);
+  switch (check.outcome) {
+    case TokenCheck::Outcome::kOk:
+      return std::move(check.user);
+    case TokenCheck::Outcome::kInactive:
+      http::forbidden("Inactive user");
+    case TokenCheck::Outcome::kInvalid:
+      if (check.jwt_error != jwt::Error::kNone) {
+        log::info("token_refused", {{"reason", jwt::error_name(check.jwt_error)}});
+      }
+      break;
+    case TokenCheck::Outcome::kRevoked:
+      break;
   }
-  if (!crypto::is_uuid(claims->sub) || !crypto::is_uuid(claims->sid)) unauthorized("Could not validate credentials");
+  unauthorized("Could not validate credentials");
+}
+
+TokenCheck check_token(Context& ctx, const std::string& token) {
+  TokenCheck out;
+  auto claims = jwt::decode(ctx.config.jwt_secret, token, unix_now(), &out.jwt_error);
+  if (!claims || !crypto::is_uuid(claims->sub) || !crypto::is_uuid(claims->sid)) return out;
 
   auto r = ctx.db.exec(kLoadPrincipal, {claims->sub, claims->sid});
-  if (r.empty()) unauthorized("Could not validate credentials");
+  if (r.empty()) return out;
   // Inactive first: a ban revokes every session, and while it lasts each of its tokens says why (API.md §1).
-  if (r.boolean(0, "inactive")) http::forbidden("Inactive user");
-  if (r.boolean(0, "revoked")) unauthorized("Could not validate credentials");
-  return CurrentUser{r.str(0, "id"), r.str(0, "username"), r.str(0, "role"), claims->sid};
+  if (r.boolean(0, "inactive")) {
+    out.outcome = TokenCheck::Outcome::kInactive;
+    return out;
+  }
+  if (r.boolean(0, "revoked")) {
+    out.outcome = TokenCheck::Outcome::kRevoked;
+    return out;
+  }
+  out.outcome = TokenCheck::Outcome::kOk;
+  out.user = CurrentUser{r.str(0, "id"), r.str(0, "username"), r.str(0, "role"), claims->sid};
+  out.session_created_ms = r.int64(0, "session_created_ms");
+  return out;
 }
 
 void publish_session_revoked(Context& ctx, const std::vector<std::string>& session_ids, const std::string& user_id,

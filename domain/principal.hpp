@@ -2,11 +2,13 @@
 // an active user. Every protected route calls require_user first.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "core/context.hpp"
 #include "core/http.hpp"
+#include "core/jwt.hpp"
 
 namespace chat::domain {
 
@@ -25,6 +27,25 @@ struct CurrentUser {
 // 403 `Inactive user` for a banned, suspended or deactivated user (before the revocation check: a ban revokes
 // the user's sessions, and its tokens still say why they are refused while it lasts).
 CurrentUser require_user(Context& ctx, const http::Request& req);
+
+// What a bearer token proves, as a value: the same rules as require_user for a caller that answers
+// without exceptions (the realtime daemon refuses an upgrade with the status this maps to).
+struct TokenCheck {
+  enum class Outcome {
+    kOk,
+    kInvalid,   // bad, expired or wrong-algorithm token, or an unknown user or session: 401
+    kInactive,  // banned, suspended or deactivated (checked before kRevoked, as require_user does): 403
+    kRevoked,   // the session was revoked: 401
+  };
+  Outcome outcome = Outcome::kInvalid;
+  jwt::Error jwt_error = jwt::Error::kNone;  // why the JWT itself was refused, for the caller's log line
+  CurrentUser user;                          // kOk
+  int64_t session_created_ms = 0;            // kOk, wall clock: a later revoke-all spares only newer sessions
+};
+
+// JWT (HS256, exp), then one query for user + session together. Refusals are values; a database
+// failure throws DbError.
+TokenCheck check_token(Context& ctx, const std::string& token);
 
 [[noreturn]] void unauthorized(const char* detail);
 

@@ -9,6 +9,7 @@
 #include "core/json.hpp"
 #include "core/log.hpp"
 #include "core/timefmt.hpp"
+#include "domain/membership.hpp"
 
 namespace chat::realtime {
 namespace {
@@ -85,9 +86,6 @@ end
 return 0
 )lua";
 
-constexpr db::Statement kUserConversations{
-    "rt_presence_conversations",
-    "SELECT conversation_id::text AS id FROM conversation_members WHERE user_id = $1"};
 constexpr db::Statement kSetOnline{
     "rt_presence_set", "UPDATE users SET is_online = $2::boolean, last_seen_at = now() WHERE id = $1"};
 
@@ -100,11 +98,10 @@ std::string user_key(const std::string& user_id) { return "presence:user:" + use
 
 // The chat:ephemeral message carrying user_status to everyone sharing a conversation with the user.
 std::string status_message(Context& ctx, const std::string& user_id, const char* status) {
-  auto rows = ctx.db.exec(kUserConversations, {user_id});
   std::string conversations;
-  for (int i = 0; i < rows.rows(); ++i) {
-    if (i) conversations.push_back(',');
-    conversations += rows.str(i, "id");
+  for (const auto& id : domain::conversation_ids_of(ctx, user_id)) {
+    if (!conversations.empty()) conversations.push_back(',');
+    conversations += id;
   }
   std::string now = rfc3339_now();
   json::Value payload = json::Value::object();

@@ -14,8 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "realtime/auth_worker.hpp"
 #include "realtime/event_loop.hpp"
+#include "realtime/worker_pool.hpp"
 
 namespace chat::realtime {
 
