@@ -1,4 +1,4 @@
-// Configuration: names follow the clients' ecosystem (DATABASE_URL, JWT_SECRET_KEY, BACKEND_CORS_ORIGINS, ...).
+// The one reader of every program's settings: names follow the clients' ecosystem (DATABASE_URL, JWT_SECRET_KEY, ...).
 #include "core/config.hpp"
 
 #include <algorithm>
@@ -23,25 +23,32 @@ std::string trim(std::string s) {
   return s;
 }
 
+using Problems = std::vector<std::string>;
+
 const std::string* lookup(const EnvMap& vars, const char* name) {
   auto it = vars.find(name);
   if (it == vars.end() || it->second.empty()) return nullptr;
   return &it->second;
 }
 
-// Reads an integer in [lo, hi] into `out`, or records a problem.
+// Reads an integer in [lo, hi] into `out`, or records a problem naming the variable.
 template <typename T>
-void read_int(const EnvMap& vars, const char* name, T lo, T hi, T& out, std::vector<std::string>& problems) {
+void read_int(const EnvMap& vars, const char* name, T lo, T hi, T& out, Problems& problems) {
   const std::string* v = lookup(vars, name);
   if (!v) return;
-  T value{};
-  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), value);
-  if (ec != std::errc() || end != v->data() + v->size() || value < lo || value > hi) {
-    problems.push_back(std::string(name) + " must be an integer from " + std::to_string(lo) + " to " +
-                       std::to_string(hi) + " (got \"" + *v + "\")");
+  if (auto n = parse_int(*v, static_cast<int64_t>(lo), static_cast<int64_t>(hi))) {
+    out = static_cast<T>(*n);
     return;
   }
-  out = value;
+  problems.push_back(std::string(name) + " must be an integer from " + std::to_string(lo) + " to " +
+                     std::to_string(hi) + " (got \"" + *v + "\")");
+}
+
+bool scheme_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '.' || c == '-'; }
+
+// What may follow "scheme://" in an origin: a host (a name, an IPv4 address or a [bracketed] IPv6 one), ":port".
+bool host_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("[]._~:@%+-").find(c) != std::string_view::npos;
 }
 
 }  // namespace
@@ -102,28 +109,48 @@ std::vector<std::string> parse_origin_list(const std::string& value) {
   return out;
 }
 
-Config config_from(const EnvMap& vars) {
-  Config c;
-  std::vector<std::string> problems;
+std::optional<int64_t> parse_int(std::string_view text, int64_t lo, int64_t hi) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < lo || value > hi) {
+    return std::nullopt;
+  }
+  return value;
+}
 
+bool is_origin(std::string_view origin) {
+  if (origin == "*") return true;
+  const auto sep = origin.find("://");
+  if (sep == std::string_view::npos || sep == 0 || !std::isalpha(static_cast<unsigned char>(origin[0]))) return false;
+  const auto scheme = origin.substr(0, sep), host = origin.substr(sep + 3);
+  return std::all_of(scheme.begin(), scheme.end(), scheme_char) && !host.empty() &&
+         std::all_of(host.begin(), host.end(), host_char);
+}
+
+namespace {
+
+// ENVIRONMENT, the database and Redis, the signing key: what a program needs to start depends on `require`.
+void read_identity(const EnvMap& vars, Require require, Config& c, Problems& problems) {
   if (const auto* v = lookup(vars, "ENVIRONMENT")) c.environment = *v;
   if (c.environment != "development" && c.environment != "test" && c.environment != "production" &&
       c.environment != "local" && c.environment != "staging") {
     problems.push_back("ENVIRONMENT must be one of local, development, test, staging, production (got \"" +
                        c.environment + "\")");
   }
+  const bool service = require == Require::kService;
+  const bool connects = service || require == Require::kOperator;
 
   if (const auto* v = lookup(vars, "DATABASE_URL")) c.database_url = *v;
-  else problems.push_back("DATABASE_URL is not set");
+  else if (connects) problems.push_back("DATABASE_URL is not set");
   if (const auto* v = lookup(vars, "REDIS_URL")) c.redis_url = *v;
-  else problems.push_back("REDIS_URL is not set");
+  else if (connects) problems.push_back("REDIS_URL is not set");
   if (!c.redis_url.empty() && c.redis_url.rfind("redis://", 0) != 0 && c.redis_url.rfind("unix://", 0) != 0) {
     problems.push_back("REDIS_URL must start with redis:// or unix:// (got \"" + c.redis_url + "\")");
   }
 
   const std::string* secret = lookup(vars, "JWT_SECRET_KEY");
   if (!secret) secret = lookup(vars, "SECRET_KEY");
-  if (c.production()) {
+  if (service && c.production()) {
     if (!secret) problems.push_back("JWT_SECRET_KEY (or SECRET_KEY) must be set in production");
     else if (*secret == kDefaultSecret) problems.push_back("JWT_SECRET_KEY must not be the default value in production");
     else if (secret->size() < kMinSecretBytes) {
@@ -136,7 +163,10 @@ Config config_from(const EnvMap& vars) {
   const std::string* alg = lookup(vars, "JWT_ALGORITHM");
   if (!alg) alg = lookup(vars, "ALGORITHM");
   if (alg && *alg != "HS256") problems.push_back("JWT_ALGORITHM must be HS256 (got \"" + *alg + "\")");
+}
 
+// The settings of the handlers (and of whatever else signs in, hashes or logs).
+void read_api(const EnvMap& vars, Config& c, Problems& problems) {
   read_int(vars, "ACCESS_TOKEN_EXPIRE_MINUTES", 1, 60 * 24 * 30, c.access_token_expire_minutes, problems);
   read_int(vars, "REFRESH_TOKEN_EXPIRE_DAYS", 1, 365, c.refresh_token_expire_days, problems);
   read_int(vars, "REFRESH_REUSE_GRACE_SECONDS", 0, 60, c.refresh_reuse_grace_seconds, problems);
@@ -148,8 +178,17 @@ Config config_from(const EnvMap& vars) {
   read_int(vars, "ARGON2_MEMORY_KIB", 8192u, 1048576u, c.argon2.memory_kib, problems);
   read_int(vars, "ARGON2_PARALLELISM", 1u, 16u, c.argon2.parallelism, problems);
 
-  if (const auto* v = lookup(vars, "BACKEND_CORS_ORIGINS")) c.cors_origins = parse_origin_list(*v);
-  else c.cors_origins = {"http://localhost:3000", "http://127.0.0.1:3000"};
+  // The one parser of BACKEND_CORS_ORIGINS: the dev stack asks `chat-migrate --print-cors` for the result.
+  if (const auto* v = lookup(vars, "BACKEND_CORS_ORIGINS")) {
+    c.cors_origins = parse_origin_list(*v);
+    for (const auto& o : c.cors_origins) {
+      if (!is_origin(o)) {
+        problems.push_back("BACKEND_CORS_ORIGINS: \"" + o + "\" is not an origin like http://host:port (nor *)");
+      }
+    }
+  } else {
+    c.cors_origins = {"http://localhost:3000", "http://127.0.0.1:3000"};
+  }
 
   if (const auto* v = lookup(vars, "LOG_LEVEL")) {
     std::string l = *v;
@@ -159,7 +198,51 @@ Config config_from(const EnvMap& vars) {
     }
     c.log_level = l;
   }
+}
 
+void read_worker(const EnvMap& vars, WorkerSettings& w, Problems& problems) {
+  read_int(vars, "WORKER_CONCURRENCY", 1, 64, w.concurrency, problems);
+  read_int<int64_t>(vars, "WORKER_JOB_TIMEOUT_MS", 100, 86400000, w.job_timeout_ms, problems);
+  read_int(vars, "WORKER_MAX_ATTEMPTS", 1, 100, w.max_attempts, problems);
+  read_int<int64_t>(vars, "WORKER_BACKOFF_BASE_MS", 1, 3600000, w.backoff_base_ms, problems);
+  read_int<int64_t>(vars, "WORKER_BACKOFF_CAP_MS", 1, 86400000, w.backoff_cap_ms, problems);
+  if (w.backoff_cap_ms < w.backoff_base_ms) {
+    problems.push_back("WORKER_BACKOFF_CAP_MS must not be below WORKER_BACKOFF_BASE_MS");
+  }
+  if (const auto* v = lookup(vars, "CHAT_WORKER_TEST_JOBS")) {
+    if (*v == "1") w.test_jobs = true;
+    else if (*v != "0") problems.push_back("CHAT_WORKER_TEST_JOBS must be 0 or 1 (got \"" + *v + "\")");
+  }
+}
+
+void read_realtime(const EnvMap& vars, RealtimeSettings& r, Problems& problems) {
+  read_int(vars, "REALTIME_PORT", 1, 65535, r.port, problems);
+  if (const auto* v = lookup(vars, "REALTIME_SOCKET")) r.unix_socket = *v;
+  read_int(vars, "REALTIME_AUTH_THREADS", 1, 64, r.auth_threads, problems);
+}
+
+void read_migrate(const EnvMap& vars, Require require, const Config& c, MigrateSettings& m, Problems& problems) {
+  const std::string* url = lookup(vars, "MIGRATE_DATABASE_URL");
+  m.database_url = url ? *url : c.database_url;
+  if (require == Require::kMigrate && m.database_url.empty()) {
+    problems.push_back("neither MIGRATE_DATABASE_URL nor DATABASE_URL is set");
+  }
+  // Set but empty is a choice here (grant nothing), not a missing value.
+  if (auto it = vars.find("CHAT_DB_APP_ROLE"); it != vars.end()) m.app_role = it->second;
+}
+
+}  // namespace
+
+Config config_from(const EnvMap& vars, Require require) {
+  Config c;
+  Problems problems;
+  read_identity(vars, require, c, problems);
+  read_api(vars, c, problems);
+  read_worker(vars, c.worker, problems);
+  read_realtime(vars, c.realtime, problems);
+  read_migrate(vars, require, c, c.migrate, problems);
+  if (const auto* v = lookup(vars, "CHAT_INSTANCE")) c.instance = *v;
+  else if (const auto* s = lookup(vars, "SUPERVISOR_PROCESS_NAME")) c.instance = *s;
   if (!problems.empty()) throw ConfigError(problems);
   return c;
 }
@@ -181,6 +264,6 @@ EnvMap load_env() {
   return vars;
 }
 
-Config load_config() { return config_from(load_env()); }
+Config load_config(Require require) { return config_from(load_env(), require); }
 
 }  // namespace chat

@@ -22,13 +22,6 @@ std::string instance_id(const std::string& suffix) {
   return std::string(host) + ":" + suffix;
 }
 
-std::string supervised_name(const std::string& fallback) {
-  for (const char* var : {"CHAT_INSTANCE", "SUPERVISOR_PROCESS_NAME"}) {
-    if (const char* v = std::getenv(var); v && *v) return v;
-  }
-  return fallback;
-}
-
 void beat(redis::Client& redis, Kind kind, const std::string& id) {
   const int64_t now = unix_now_ms();
   redis.command({"ZADD", key(kind), std::to_string(now), id});

@@ -4,7 +4,8 @@
 // score: wall-clock ms). A beat older than kStaleAfterMs is an instance that died or hangs; one older than
 // kForgetAfterMs is dropped by the next beat of any instance. A clean stop removes its own member, so only a
 // dead instance shows as stale. Instance ids are stable across restarts where a supervisor names the process
-// (CHAT_INSTANCE, or supervisord's SUPERVISOR_PROCESS_NAME), so a restarted instance refreshes its own entry.
+// (Config::instance: CHAT_INSTANCE, or supervisord's SUPERVISOR_PROCESS_NAME), so a restarted instance refreshes
+// its own entry; without one a pid names it, and a dead instance shows as stale for a while.
 #pragma once
 
 #include <cstdint>
@@ -27,9 +28,6 @@ const char* name(Kind kind);  // "worker", "realtime"
 
 // "<host>:<suffix>", e.g. "app1:chat-worker-1" or "app1:8101".
 std::string instance_id(const std::string& suffix);
-// The name a supervisor gave this process (CHAT_INSTANCE, else supervisord's SUPERVISOR_PROCESS_NAME), else
-// `fallback` (a pid: then a restarted instance is a new one, and the dead one shows as stale for a while).
-std::string supervised_name(const std::string& fallback);
 
 // Both throw redis::RedisError when Redis is unreachable (a beat is simply retried at the next interval).
 void beat(redis::Client& redis, Kind kind, const std::string& id);

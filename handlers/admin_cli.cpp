@@ -187,13 +187,11 @@ int admin_command(int argc, char** argv) {
     std::fprintf(stderr, "chat-admin: %s\n%s", error.c_str(), kAdminCliUsage);
     return 2;
   }
-  EnvMap vars = load_env();
   // The command signs no token, so production's secret checks do not concern it: DATABASE_URL and REDIS_URL
   // are all it needs.
-  vars["ENVIRONMENT"] = "development";
   Config config;
   try {
-    config = config_from(vars);
+    config = load_config(Require::kOperator);
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "chat-admin: %s\n", e.what());
     return 2;

@@ -1,11 +1,10 @@
 // chat-realtime: the epoll WebSocket daemon (API.md §9).
-// Usage: chat-realtime [--port N] [--socket PATH] (or REALTIME_PORT, REALTIME_SOCKET).
+// Usage: chat-realtime [--port N] [--socket PATH] (or REALTIME_PORT, REALTIME_SOCKET; core/config.hpp reads them).
 #include <signal.h>
 #include <sys/resource.h>
 
-#include <cstdlib>
-#include <cstring>
 #include <string>
+#include <string_view>
 
 #include "core/config.hpp"
 #include "core/log.hpp"
@@ -29,26 +28,40 @@ int main(int argc, char** argv) {
     setrlimit(RLIMIT_NOFILE, &rl);
   }
 
-  chat::realtime::ServerOptions options;
-  if (const char* p = std::getenv("REALTIME_PORT")) options.port = std::atoi(p);
-  if (const char* p = std::getenv("REALTIME_SOCKET")) options.unix_socket = p;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--port") == 0 && i + 1 < argc) options.port = std::atoi(argv[++i]);
-    else if (std::strcmp(argv[i], "--socket") == 0 && i + 1 < argc) options.unix_socket = argv[++i];
+  chat::Config config;
+  try {
+    config = chat::load_config();
+  } catch (const chat::ConfigError& e) {
+    for (const auto& p : e.problems()) chat::log::error("config_error", {{"problem", p}});
+    return 2;
   }
-  if (options.port <= 0 || options.port > 65535) {
+  chat::log::set_level(config.log_level);
+
+  // The flags win over REALTIME_PORT and REALTIME_SOCKET, by the same rule for numbers as the settings.
+  chat::realtime::ServerOptions options;
+  options.port = config.realtime.port;
+  options.unix_socket = config.realtime.unix_socket;
+  options.auth_threads = config.realtime.auth_threads;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--port" && i + 1 < argc) {
+      auto port = chat::parse_int(argv[++i], 1, 65535);
+      if (!port) {
+        chat::log::error("bad_port", {{"detail", "--port must be an integer from 1 to 65535"}, {"got", argv[i]}});
+        return 2;
+      }
+      options.port = static_cast<int>(*port);
+    } else if (arg == "--socket" && i + 1 < argc) {
+      options.unix_socket = argv[++i];
+    }
+  }
+  if (options.port == 0) {
     chat::log::error("bad_port", {{"detail", "set REALTIME_PORT or pass --port N"}});
     return 2;
   }
   try {
-    const chat::Config config = chat::load_config();
-    chat::log::set_level(config.log_level);
-    if (const char* t = std::getenv("REALTIME_AUTH_THREADS")) options.auth_threads = std::atoi(t);
     chat::realtime::Server server(config, options);
     return server.run();
-  } catch (const chat::ConfigError& e) {
-    for (const auto& p : e.problems()) chat::log::error("config_error", {{"problem", p}});
-    return 2;
   } catch (const std::exception& e) {
     chat::log::error("fatal", {{"error", e.what()}});
     return 1;

@@ -2,11 +2,15 @@
 // DIR/grants.sql (the application role's rights, every time). Safe to run twice and from two hosts at once:
 // an advisory lock serializes runs. It connects as the owner of the schema: MIGRATE_DATABASE_URL, else
 // DATABASE_URL; the application role is CHAT_DB_APP_ROLE (default chat_app; empty: no grants).
+// chat-migrate --print-cors: BACKEND_CORS_ORIGINS as the programs read it, one origin per line (nothing for an
+// empty list), or the configuration's problems on stderr and status 2. It is here because chat-migrate is the
+// program that runs before all others (the dev stack and chat-migrate.service run it before anything serves),
+// needs no service to answer, and is a command rather than a daemon: deploy/stack.sh renders nginx's CORS map
+// and chat.env from its answer instead of parsing the list a second time.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -36,24 +40,36 @@ std::string read_file(const std::filesystem::path& p) {
   return ss.str();
 }
 
+// Prints the normalised origins, one a line; every setting given is checked too, so the stack stops on any
+// bad value before it starts a program. Nothing is required: the stack asks before it writes chat.env.
+int print_cors() {
+  try {
+    const chat::Config config = chat::load_config(chat::Require::kNothing);
+    for (const auto& origin : config.cors_origins) std::printf("%s\n", origin.c_str());
+    return 0;
+  } catch (const chat::ConfigError& e) {
+    std::fprintf(stderr, "chat-migrate: %s\n", e.what());
+    return 2;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   chat::log::set_program("chat-migrate");
   const std::string dir = argc > 1 ? argv[1] : "sql";
-  // Only DATABASE_URL matters here (environment over .env), so a half-configured host can still migrate.
-  const chat::EnvMap vars = chat::load_env();
-  auto setting = [&vars](const char* key) -> std::optional<std::string> {
-    auto it = vars.find(key);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-  const std::string url = setting("MIGRATE_DATABASE_URL").value_or(setting("DATABASE_URL").value_or(""));
-  if (url.empty()) {
-    std::fprintf(stderr, "chat-migrate: neither MIGRATE_DATABASE_URL nor DATABASE_URL is set\n");
+  if (dir == "--print-cors") return print_cors();
+  // Only a database URL is required here (environment over .env), so a half-configured host can still migrate;
+  // a value that is given must be valid all the same.
+  chat::Config config;
+  try {
+    config = chat::load_config(chat::Require::kMigrate);
+  } catch (const chat::ConfigError& e) {
+    std::fprintf(stderr, "chat-migrate: %s\n", e.what());
     return 2;
   }
-  const std::string app_role = setting("CHAT_DB_APP_ROLE").value_or("chat_app");
+  const std::string& url = config.migrate.database_url;
+  const std::string& app_role = config.migrate.app_role;
   std::vector<std::filesystem::path> files;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {

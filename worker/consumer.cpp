@@ -60,9 +60,9 @@ void Consumer::pause_ms(int64_t ms) const {
 }
 
 void Consumer::run_thread(int index) {
-  db::Connection db(config_.core.database_url, "chat-worker");
-  redis::Client redis(config_.core.redis_url);
-  Context ctx{config_.core, db, redis};
+  db::Connection db(config_.database_url, "chat-worker");
+  redis::Client redis(config_.redis_url);
+  Context ctx{config_, db, redis};
   Queue queue(redis, name_);
   std::mt19937_64 rng(std::random_device{}() + static_cast<uint64_t>(index));
   const auto interval = claim_interval(config_.worker.job_timeout_ms);
@@ -94,7 +94,7 @@ void Consumer::run_thread(int index) {
 }
 
 void Consumer::process(Context& ctx, Queue& queue, const Job& job, std::mt19937_64& rng) {
-  const Settings& s = config_.worker;
+  const WorkerSettings& s = config_.worker;
   if (job.attempt > s.max_attempts) {
     // Delivered again and again to workers that died (or were killed) before finishing it.
     std::string error = "abandoned: taken " + std::to_string(job.deliveries) + " times by workers that stopped";
@@ -134,7 +134,7 @@ void Consumer::process(Context& ctx, Queue& queue, const Job& job, std::mt19937_
 }
 
 void Consumer::fail(Queue& queue, const Job& job, const std::string& error, bool permanent, std::mt19937_64& rng) {
-  const Settings& s = config_.worker;
+  const WorkerSettings& s = config_.worker;
   const int attempts = std::min(job.attempt, s.max_attempts);
   if (permanent || job.attempt >= s.max_attempts) {
     bool moved = queue.dead_letter(job, error, attempts, rfc3339_now());

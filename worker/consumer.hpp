@@ -9,16 +9,16 @@
 #include <string>
 #include <vector>
 
+#include "core/config.hpp"
 #include "core/context.hpp"
 #include "worker/jobs.hpp"
 #include "worker/queue.hpp"
-#include "worker/settings.hpp"
 
 namespace chat::worker {
 
 class Consumer {
  public:
-  Consumer(const WorkerConfig& config, std::string name, const std::atomic<bool>& stopping)
+  Consumer(const Config& config, std::string name, const std::atomic<bool>& stopping)
       : config_(config), name_(std::move(name)), stopping_(stopping) {}
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;
@@ -37,7 +37,7 @@ class Consumer {
   void defer(Queue& queue, const Job& job, const std::string& error, std::mt19937_64& rng);
   void pause_ms(int64_t ms) const;
 
-  const WorkerConfig& config_;
+  const Config& config_;
   const std::string name_;
   const std::atomic<bool>& stopping_;
   mutable std::mutex mu_;

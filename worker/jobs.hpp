@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/config.hpp"
 #include "core/context.hpp"
 #include "worker/queue.hpp"
-#include "worker/settings.hpp"
 
 namespace chat::worker {
 
@@ -39,7 +39,7 @@ class Relayer {
 struct JobContext {
   Context& ctx;
   const Job& job;
-  const Settings& settings;
+  const WorkerSettings& settings;
   const std::string& consumer;
   const std::atomic<bool>& stopping;
   Relayer* relayer = nullptr;  // nullptr: relay in this thread

@@ -9,11 +9,11 @@
 #include <thread>
 #include <vector>
 
+#include "core/config.hpp"
 #include "core/log.hpp"
 #include "worker/admin.hpp"
 #include "worker/consumer.hpp"
 #include "worker/scheduler.hpp"
-#include "worker/settings.hpp"
 
 namespace {
 
@@ -37,14 +37,14 @@ int wait_for_stop(const sigset_t& set) {
 }
 
 int run_daemon() {
-  worker::WorkerConfig config;
+  Config config;
   try {
-    config = worker::load_worker_config();
+    config = load_config();
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "chat-worker: %s\n", e.what());
     return 2;
   }
-  log::set_level(config.core.log_level);
+  log::set_level(config.log_level);
 
   sigset_t set;
   sigemptyset(&set);

@@ -47,13 +47,16 @@ std::string run_record(std::string_view type, int64_t period, const std::string&
          (ok ? "ok" : "failed") + " " + std::to_string(duration_ms);
 }
 
-Scheduler::Scheduler(const WorkerConfig& config, const Consumer& consumer, const std::atomic<bool>& stopping)
-    : config_(config), consumer_(consumer), stopping_(stopping), instance_(heartbeat::instance_id(heartbeat::supervised_name(std::to_string(getpid())))) {}
+Scheduler::Scheduler(const Config& config, const Consumer& consumer, const std::atomic<bool>& stopping)
+    : config_(config),
+      consumer_(consumer),
+      stopping_(stopping),
+      instance_(heartbeat::instance_id(config.instance.empty() ? std::to_string(getpid()) : config.instance)) {}
 
 void Scheduler::run() {
-  db::Connection db(config_.core.database_url, "chat-worker-scheduler");
-  redis::Client redis(config_.core.redis_url);
-  Context ctx{config_.core, db, redis};
+  db::Connection db(config_.database_url, "chat-worker-scheduler");
+  redis::Client redis(config_.redis_url);
+  Context ctx{config_, db, redis};
   Queue queue(redis, consumer_.name());
   bool redis_down = false;
   while (!stopping_.load()) {

@@ -9,10 +9,10 @@
 #include <string>
 #include <string_view>
 
+#include "core/config.hpp"
 #include "core/context.hpp"
 #include "worker/consumer.hpp"
 #include "worker/queue.hpp"
-#include "worker/settings.hpp"
 
 namespace chat::worker {
 
@@ -33,7 +33,7 @@ std::string run_record(std::string_view type, int64_t period, const std::string&
 
 class Scheduler {
  public:
-  Scheduler(const WorkerConfig& config, const Consumer& consumer, const std::atomic<bool>& stopping);
+  Scheduler(const Config& config, const Consumer& consumer, const std::atomic<bool>& stopping);
 
   // Ticks until the worker stops; also beats the worker's heartbeat (core/heartbeat.hpp), and removes it
   // when the worker stops cleanly.
@@ -43,7 +43,7 @@ class Scheduler {
   void tick(Context& ctx, Queue& queue);
   void run_periodic(Context& ctx, const Periodic& p, int64_t period, int64_t now_ms);
 
-  const WorkerConfig& config_;
+  const Config& config_;
   const Consumer& consumer_;
   const std::atomic<bool>& stopping_;
   std::map<std::string_view, int64_t> last_period_;

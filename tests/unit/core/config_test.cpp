@@ -1,9 +1,12 @@
-// Tests core/config.hpp: config_from with every problem reported at once, production secret rules, .env parsing and CORS origins.
+// Tests core/config.hpp: config_from with every problem reported at once, the numbers rule of every setting, what each
+// kind of program requires, production secret rules, the realtime and migrate settings, .env parsing and CORS origins.
 #include "core/config.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -180,6 +183,138 @@ TEST(Config, RefusesAnUnknownEnvironment) {
   EXPECT_TRUE(mentions(problems_of(v), "ENVIRONMENT"));
 }
 
+// Every numeric setting of every program, with its range: one rule for all (no atoi that reads "12abc" as 12).
+struct NumericSetting {
+  const char* name;
+  int64_t lo, hi;
+};
+constexpr NumericSetting kNumericSettings[] = {
+    {"ACCESS_TOKEN_EXPIRE_MINUTES", 1, 43200}, {"REFRESH_TOKEN_EXPIRE_DAYS", 1, 365},
+    {"REFRESH_REUSE_GRACE_SECONDS", 0, 60},    {"MODERATION_HOUR_SECONDS", 1, 3600},
+    {"HANDLER_THREADS", 1, 64},                {"RATE_LIMIT_SEND", 1, 1000000},
+    {"RATE_LIMIT_SEND_BURST", 0, 1000000},     {"ARGON2_TIME_COST", 1, 10},
+    {"ARGON2_MEMORY_KIB", 8192, 1048576},      {"ARGON2_PARALLELISM", 1, 16},
+    {"WORKER_CONCURRENCY", 1, 64},             {"WORKER_JOB_TIMEOUT_MS", 100, 86400000},
+    {"WORKER_MAX_ATTEMPTS", 1, 100},           {"WORKER_BACKOFF_BASE_MS", 1, 3600000},
+    {"WORKER_BACKOFF_CAP_MS", 1, 86400000},    {"REALTIME_PORT", 1, 65535},
+    {"REALTIME_AUTH_THREADS", 1, 64},
+};
+
+TEST(Config, EveryNumericSettingTakesItsBoundsAndRefusesAnythingElseByName) {
+  for (const auto& s : kNumericSettings) {
+    EnvMap base = minimal();
+    // The backoff's base and cap are also checked against each other: keep the other one out of the way.
+    base["WORKER_BACKOFF_BASE_MS"] = "1";
+    base["WORKER_BACKOFF_CAP_MS"] = "86400000";
+    for (int64_t ok : {s.lo, s.hi}) {
+      EnvMap v = base;
+      v[s.name] = std::to_string(ok);
+      EXPECT_TRUE(problems_of(v).empty()) << s.name << "=" << ok;
+    }
+    for (const std::string& bad : {std::to_string(s.lo - 1), std::to_string(s.hi + 1), std::string("12abc"),
+                                   std::string(" 12"), std::string("+12"), std::string("1.5"), std::string("ten"),
+                                   std::string("99999999999999999999")}) {
+      EnvMap v = base;
+      v[s.name] = bad;
+      auto p = problems_of(v);
+      ASSERT_EQ(p.size(), 1u) << s.name << "=" << bad;
+      EXPECT_EQ(p[0], std::string(s.name) + " must be an integer from " + std::to_string(s.lo) + " to " +
+                          std::to_string(s.hi) + " (got \"" + bad + "\")");
+    }
+  }
+}
+
+TEST(ParseInt, WholeDecimalNumbersInRangeOnly) {
+  EXPECT_EQ(parse_int("8101", 1, 65535), 8101);
+  EXPECT_EQ(parse_int("-3", -5, 5), -3);
+  EXPECT_EQ(parse_int("0", 1, 65535), std::nullopt);
+  EXPECT_EQ(parse_int("65536", 1, 65535), std::nullopt);
+  EXPECT_EQ(parse_int("80x", 1, 65535), std::nullopt);
+  EXPECT_EQ(parse_int("", 0, 1), std::nullopt);
+  EXPECT_EQ(parse_int(" 1", 0, 1), std::nullopt);
+}
+
+TEST(Config, RealtimeSettings) {
+  Config c = config_from(minimal());
+  EXPECT_EQ(c.realtime.port, 0);  // none: chat-realtime then wants --port
+  EXPECT_EQ(c.realtime.unix_socket, "");
+  EXPECT_EQ(c.realtime.auth_threads, 2);
+  EnvMap v = minimal();
+  v["REALTIME_PORT"] = "8101";
+  v["REALTIME_SOCKET"] = "/run/chat-realtime-8101/realtime.sock";
+  v["REALTIME_AUTH_THREADS"] = "6";
+  c = config_from(v);
+  EXPECT_EQ(c.realtime.port, 8101);
+  EXPECT_EQ(c.realtime.unix_socket, "/run/chat-realtime-8101/realtime.sock");
+  EXPECT_EQ(c.realtime.auth_threads, 6);
+}
+
+TEST(Config, RealtimeBadNumbersAreReportedWithTheRest) {
+  EnvMap v = minimal();
+  v["REALTIME_PORT"] = "80a";  // atoi read this as 80
+  v["REALTIME_AUTH_THREADS"] = "0";
+  v["HANDLER_THREADS"] = "x";
+  auto p = problems_of(v);
+  EXPECT_EQ(p.size(), 3u);
+  EXPECT_TRUE(mentions(p, "REALTIME_PORT must be an integer from 1 to 65535 (got \"80a\")"));
+  EXPECT_TRUE(mentions(p, "REALTIME_AUTH_THREADS"));
+  EXPECT_TRUE(mentions(p, "HANDLER_THREADS"));
+}
+
+TEST(Config, MigrateSettings) {
+  Config c = config_from(minimal());
+  EXPECT_EQ(c.migrate.database_url, "postgresql://chat@localhost/chat");  // DATABASE_URL when unset
+  EXPECT_EQ(c.migrate.app_role, "chat_app");
+  EnvMap v = minimal();
+  v["MIGRATE_DATABASE_URL"] = "postgresql://chat_owner@localhost/chat";
+  v["CHAT_DB_APP_ROLE"] = "";  // set but empty: no grants
+  c = config_from(v);
+  EXPECT_EQ(c.migrate.database_url, "postgresql://chat_owner@localhost/chat");
+  EXPECT_EQ(c.migrate.app_role, "");
+}
+
+TEST(Require, MigrateNeedsOnlyADatabaseUrl) {
+  EXPECT_NO_THROW(config_from({{"MIGRATE_DATABASE_URL", "postgresql:///chat"}}, Require::kMigrate));
+  EXPECT_NO_THROW(config_from({{"DATABASE_URL", "postgresql:///chat"}}, Require::kMigrate));
+  try {
+    config_from({}, Require::kMigrate);
+    FAIL() << "accepted no database at all";
+  } catch (const ConfigError& e) {
+    ASSERT_EQ(e.problems().size(), 1u);
+    EXPECT_EQ(e.problems()[0], "neither MIGRATE_DATABASE_URL nor DATABASE_URL is set");
+  }
+  // What is given is checked all the same.
+  EnvMap v{{"DATABASE_URL", "postgresql:///chat"}, {"WORKER_MAX_ATTEMPTS", "lots"}};
+  EXPECT_THROW(config_from(v, Require::kMigrate), ConfigError);
+}
+
+TEST(Require, OperatorSkipsTheSecretRulesButNotTheConnections) {
+  EnvMap v = minimal();
+  v["ENVIRONMENT"] = "production";  // chat-admin signs nothing
+  Config c = config_from(v, Require::kOperator);
+  EXPECT_TRUE(c.production());
+  EXPECT_EQ(problems_of(v).size(), 1u);  // a service refuses it
+  auto p = [](const EnvMap& m) {
+    try {
+      config_from(m, Require::kOperator);
+    } catch (const ConfigError& e) {
+      return e.problems();
+    }
+    return std::vector<std::string>{};
+  }(EnvMap{{"ENVIRONMENT", "production"}});
+  EXPECT_EQ(p.size(), 2u);
+  EXPECT_TRUE(mentions(p, "DATABASE_URL"));
+  EXPECT_TRUE(mentions(p, "REDIS_URL"));
+}
+
+TEST(Require, NothingChecksOnlyWhatIsGiven) {
+  EXPECT_NO_THROW(config_from({{"ENVIRONMENT", "production"}}, Require::kNothing));
+  EXPECT_EQ(config_from({}, Require::kNothing).cors_origins,
+            (std::vector<std::string>{"http://localhost:3000", "http://127.0.0.1:3000"}));
+  EXPECT_THROW(config_from({{"BACKEND_CORS_ORIGINS", "not an origin"}}, Require::kNothing), ConfigError);
+  EXPECT_THROW(config_from({{"REDIS_URL", "http://x"}}, Require::kNothing), ConfigError);
+}
+
 TEST(ParseEnvFile, CommentsExportQuotesAndLaterKeysWin) {
   const std::string text =
       "# a comment\n"
@@ -242,6 +377,55 @@ TEST(ParseOriginList, TrailingSlashesAreDropped) {
 }
 
 TEST(ParseOriginList, EmptyJsonList) { EXPECT_TRUE(parse_origin_list("[]").empty()); }
+
+TEST(ParseOriginList, JsonListWithSingleQuotesAndSpaces) {
+  EXPECT_EQ(parse_origin_list(" [ 'http://a.example' ,\"http://b.example:81/\" ] "),
+            (std::vector<std::string>{"http://a.example", "http://b.example:81"}));
+}
+
+TEST(IsOrigin, SchemeHostAndPortOnly) {
+  for (const char* ok : {"*", "http://localhost:3000", "https://chat.example.com", "http://[::1]:8080",
+                         "http://127.0.0.1", "app+x.y-z://host", "capacitor://localhost"}) {
+    EXPECT_TRUE(is_origin(ok)) << ok;
+  }
+  for (const char* bad : {"", "not an origin", "localhost:3000", "://host", "http://", "http://a/path",
+                          "http://a b", "1http://a", "http://a?q", "**", "\"http://a\"", "[\"http://a\""}) {
+    EXPECT_FALSE(is_origin(bad)) << bad;
+  }
+}
+
+TEST(Config, CorsFormsGiveTheSameOrigins) {
+  const std::vector<std::string> both{"http://localhost:3000", "http://allowed.example"};
+  for (const char* form : {"http://localhost:3000,http://allowed.example", " http://localhost:3000 , http://allowed.example/ ",
+                           R"(["http://localhost:3000", "http://allowed.example"])",
+                           R"(["http://localhost:3000/","http://allowed.example"])"}) {
+    EnvMap v = minimal();
+    v["BACKEND_CORS_ORIGINS"] = form;
+    EXPECT_EQ(config_from(v).cors_origins, both) << form;
+  }
+  EnvMap v = minimal();
+  v["BACKEND_CORS_ORIGINS"] = "*";
+  EXPECT_EQ(config_from(v).cors_origins, std::vector<std::string>{"*"});
+  v["BACKEND_CORS_ORIGINS"] = R"(["*"])";
+  EXPECT_EQ(config_from(v).cors_origins, std::vector<std::string>{"*"});
+  v["BACKEND_CORS_ORIGINS"] = "[]";  // no browser origin at all (empty: the default)
+  EXPECT_TRUE(config_from(v).cors_origins.empty());
+}
+
+TEST(Config, AnInvalidOriginIsAProblemNamingBackendCorsOrigins) {
+  for (const char* bad : {"not an origin", "http://ok.example,localhost:3000", R"(["http://a.example/path"])",
+                          R"(["http://a.example")"}) {
+    EnvMap v = minimal();
+    v["BACKEND_CORS_ORIGINS"] = bad;
+    auto p = problems_of(v);
+    ASSERT_EQ(p.size(), 1u) << bad;
+    EXPECT_EQ(p[0].rfind("BACKEND_CORS_ORIGINS: \"", 0), 0u) << p[0];
+    EXPECT_NE(p[0].find("is not an origin like http://host:port"), std::string::npos) << p[0];
+  }
+  EnvMap v = minimal();
+  v["BACKEND_CORS_ORIGINS"] = "not an origin";
+  EXPECT_EQ(problems_of(v)[0], "BACKEND_CORS_ORIGINS: \"not an origin\" is not an origin like http://host:port (nor *)");
+}
 
 TEST(OriginAllowed, ExactMatchesOnly) {
   EnvMap v = minimal();
