@@ -18,13 +18,13 @@
 
 #include "core/crypto.hpp"
 #include "core/http_metrics.hpp"
+#include "core/limits.hpp"
 #include "core/log.hpp"
 
 namespace chat::fcgi {
 namespace {
 
-constexpr size_t kMaxBody = 1024 * 1024;  // API.md §1: REST bodies over 1 MiB are a 413
-constexpr int kListenFd = 0;               // FastCGI convention (spawn-fcgi, systemd StandardInput=socket)
+constexpr int kListenFd = 0;  // FastCGI convention (spawn-fcgi, systemd StandardInput=socket)
 
 std::atomic<int> g_running_threads{0};
 
@@ -66,7 +66,7 @@ bool read_request(FCGX_Request& r, http::Request& req) {
   if (*param(r, "CHAT_BODY_TOO_LARGE")) return false;
   long long length = std::atoll(param(r, "CONTENT_LENGTH"));
   if (length < 0) length = 0;
-  if (static_cast<size_t>(length) > kMaxBody) return false;
+  if (static_cast<size_t>(length) > limits::kBodyMaxBytes) return false;  // API.md §1: a 413
   req.body.resize(static_cast<size_t>(length));
   int got = length > 0 ? FCGX_GetStr(req.body.data(), static_cast<int>(length), r.in) : 0;
   req.body.resize(static_cast<size_t>(std::max(got, 0)));
