@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -217,6 +218,27 @@ int serve(const char* program, std::vector<http::Route> routes) {
   for (auto& t : threads) t.join();
   log::info("stopped");
   return 0;
+}
+
+int run_program(const char* program, int argc, char** argv, std::vector<http::Route> routes, Command command) {
+  const std::string_view arg = argc > 1 ? argv[1] : "";
+  if (argc == 2 && arg == "--routes") {
+    std::printf("%s\n", http::routes_json(routes).c_str());
+    return 0;
+  }
+  if (argc == 2 && arg == "--schema") {
+    std::printf("%s\n", limits::limits_json().c_str());
+    return 0;
+  }
+  if (argc <= 1) return serve(program, std::move(routes));
+  if (command) return command(argc, argv);
+  const bool help = argc == 2 && (arg == "-h" || arg == "--help");
+  std::fprintf(help ? stdout : stderr,
+               "usage: %s            serve on the FastCGI listening socket on fd 0\n"
+               "       %s --routes   print the route table as JSON\n"
+               "       %s --schema   print the input limits as JSON\n",
+               program, program, program);
+  return help ? 0 : 2;
 }
 
 }  // namespace chat::fcgi
