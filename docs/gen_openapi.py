@@ -5,7 +5,7 @@ The document is written from the contract (API.md), not from the server; what on
 a build of it, so the two cannot drift. The operations below are emitted only for the routes of the built
 programs' route tables (`chat-<group> --routes` for each group of `<build>/chat-groups.txt`, which CMake writes
 from handlers/groups.cmake); a route without an operation here is an error, so a new route cannot go
-undocumented. Lengths, page sizes and the body limit are the validators' own (`chat-<group> --schema`, from
+undocumented, and so is an operation tagged with another group than the one serving it. Lengths, page sizes and the body limit are the validators' own (`chat-<group> --schema`, from
 core/limits.hpp). tests/integration/test_openapi.py checks the result against real responses.
 
     /usr/bin/python3 docs/gen_openapi.py [--build-dir DIR]           # write docs/openapi.json
@@ -64,9 +64,9 @@ def ask(build: Path, group: str, flag: str):
         fail(f"{exe} {flag} printed no JSON ({e}): {r.stdout[:200]!r}")
 
 
-def route_table(build: Path) -> set[tuple[str, str]]:
-    """(METHOD, /path/{param}) of every row of the built programs' route tables."""
-    return {(row["method"], row["path"]) for g in handler_groups(build) for row in ask(build, g, "--routes")}
+def route_table(build: Path) -> dict[tuple[str, str], str]:
+    """(METHOD, /path/{param}) of every row of the built programs' route tables -> the group that serves it."""
+    return {(row["method"], row["path"]): g for g in handler_groups(build) for row in ask(build, g, "--routes")}
 
 
 def input_limits(build: Path) -> dict:
@@ -1034,11 +1034,31 @@ The wire contract of the chat backend (`API.md`), for team-chat clients (**[web]
 """
 
 
-def build(routes: set[tuple[str, str]]) -> dict:
+TAGS = [
+    {"name": "auth", "description": "Register, log in, tokens (API.md §3)."},
+    {"name": "users", "description": "Users (API.md §3)."},
+    {"name": "channels", "description": "Channels: the channel-kind conversations (API.md §4)."},
+    {"name": "messages", "description": "Messages, team-chat routes (API.md §5)."},
+    {"name": "conversations", "description": "Conversations, headless routes (API.md §6)."},
+    {"name": "admin", "description": "Moderation: bans, suspensions, roles, the audit log (API.md §7). "
+                                     "Global admins only; operators also have the `chat-admin` command."},
+    {"name": "system", "description": "Health and root (API.md §8)."},
+]
+
+
+def build(routes: dict[tuple[str, str], str]) -> dict:
     documented = {(o["method"], o["path"]) for o in OPS}
-    missing = sorted(routes - documented)
+    missing = sorted(set(routes) - documented)
     if missing:
         fail(f"routes without an operation here: {missing}")
+    # A tag is a handler group: the operations of a program are listed together.
+    misplaced = [f"{o['method']} {o['path']} (tag {o['tag']}, served by chat-{routes[o['method'], o['path']]})"
+                 for o in OPS if routes.get((o["method"], o["path"]), o["tag"]) != o["tag"]]
+    if misplaced:
+        fail(f"operations tagged with another group than the one serving them: {misplaced}")
+    untagged = sorted(set(routes.values()) - {t["name"] for t in TAGS})
+    if untagged:
+        fail(f"handler groups without a tag here: {untagged}")
     paths: dict = {}
     for o in OPS:
         if (o["method"], o["path"]) not in routes:
@@ -1054,16 +1074,7 @@ def build(routes: set[tuple[str, str]]) -> dict:
             "description": INFO_DESCRIPTION,
         },
         "servers": [{"url": "/", "description": "This server, through nginx."}],
-        "tags": [
-            {"name": "auth", "description": "Register, log in, tokens (API.md §3)."},
-            {"name": "users", "description": "Users (API.md §3)."},
-            {"name": "channels", "description": "Channels: the channel-kind conversations (API.md §4)."},
-            {"name": "messages", "description": "Messages, team-chat routes (API.md §5)."},
-            {"name": "conversations", "description": "Conversations, headless routes (API.md §6)."},
-            {"name": "admin", "description": "Moderation: bans, suspensions, roles, the audit log (API.md §7). "
-                                             "Global admins only; operators also have the `chat-admin` command."},
-            {"name": "system", "description": "Health and root (API.md §8)."},
-        ],
+        "tags": TAGS,
         "paths": paths,
         "components": {
             "schemas": SCHEMAS,
