@@ -12,19 +12,20 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
 
 #include "core/crypto.hpp"
 #include "core/http_metrics.hpp"
+#include "core/limits.hpp"
 #include "core/log.hpp"
 
 namespace chat::fcgi {
 namespace {
 
-constexpr size_t kMaxBody = 1024 * 1024;  // API.md §1: REST bodies over 1 MiB are a 413
-constexpr int kListenFd = 0;               // FastCGI convention (spawn-fcgi, systemd StandardInput=socket)
+constexpr int kListenFd = 0;  // FastCGI convention (spawn-fcgi, systemd StandardInput=socket)
 
 std::atomic<int> g_running_threads{0};
 
@@ -66,7 +67,7 @@ bool read_request(FCGX_Request& r, http::Request& req) {
   if (*param(r, "CHAT_BODY_TOO_LARGE")) return false;
   long long length = std::atoll(param(r, "CONTENT_LENGTH"));
   if (length < 0) length = 0;
-  if (static_cast<size_t>(length) > kMaxBody) return false;
+  if (static_cast<size_t>(length) > limits::kBodyMaxBytes) return false;  // API.md §1: a 413
   req.body.resize(static_cast<size_t>(length));
   int got = length > 0 ? FCGX_GetStr(req.body.data(), static_cast<int>(length), r.in) : 0;
   req.body.resize(static_cast<size_t>(std::max(got, 0)));
@@ -221,6 +222,27 @@ int serve(const char* program, std::vector<http::Route> routes) {
   for (auto& t : threads) t.join();
   log::info("stopped");
   return 0;
+}
+
+int run_program(const char* program, int argc, char** argv, std::vector<http::Route> routes, Command command) {
+  const std::string_view arg = argc > 1 ? argv[1] : "";
+  if (argc == 2 && arg == "--routes") {
+    std::printf("%s\n", http::routes_json(routes).c_str());
+    return 0;
+  }
+  if (argc == 2 && arg == "--schema") {
+    std::printf("%s\n", limits::limits_json().c_str());
+    return 0;
+  }
+  if (argc <= 1) return serve(program, std::move(routes));
+  if (command) return command(argc, argv);
+  const bool help = argc == 2 && (arg == "-h" || arg == "--help");
+  std::fprintf(help ? stdout : stderr,
+               "usage: %s            serve on the FastCGI listening socket on fd 0\n"
+               "       %s --routes   print the route table as JSON\n"
+               "       %s --schema   print the input limits as JSON\n",
+               program, program, program);
+  return help ? 0 : 2;
 }
 
 }  // namespace chat::fcgi

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "core/json.hpp"
+
 namespace chat::http {
 
 std::vector<std::string_view> split_path(std::string_view path) {
@@ -15,6 +17,26 @@ std::vector<std::string_view> split_path(std::string_view path) {
     pos = slash + 1;
   }
   return out;
+}
+
+std::string openapi_path(std::string_view pattern) {
+  std::string out;
+  for (auto seg : split_path(pattern)) {
+    out += '/';
+    if (seg[0] == ':') out.append("{").append(seg.substr(1)).append("}");
+    else out += seg;
+  }
+  return out.empty() ? "/" : out;
+}
+
+std::string routes_json(const std::vector<Route>& routes) {
+  json::Value rows = json::Value::array();
+  for (const auto& r : routes) {
+    json::Value row = json::Value::object();
+    row.set("method", r.method).set("path", openapi_path(r.pattern));
+    rows.push(std::move(row));
+  }
+  return rows.dump();
 }
 
 Router::Router(std::vector<Route> routes) : routes_(std::move(routes)) {

@@ -51,4 +51,12 @@ class Router {
 // Splits a path on '/', dropping empty segments (so trailing and doubled slashes do not matter).
 std::vector<std::string_view> split_path(std::string_view path);
 
+// A pattern as OpenAPI writes it: segments as the router reads them (no trailing or doubled slash), each
+// ":name" capture as "{name}" ("/api/v1/users/:id/" -> "/api/v1/users/{id}", "/" stays "/").
+std::string openapi_path(std::string_view pattern);
+
+// The table as `--routes` prints it for docs/gen_openapi.py and the tests, rows in table order:
+// [{"method":"GET","path":"/api/v1/users/{id}"}, ...].
+std::string routes_json(const std::vector<Route>& routes);
+
 }  // namespace chat::http

@@ -298,6 +298,10 @@ std::optional<int64_t> Input::integer(const char* key, const IntRule& rule) {
   return value;
 }
 
+int64_t Input::page_limit(const limits::Page& page) {
+  return integer("limit", {false, page.min, page.max}).value_or(page.fallback);
+}
+
 std::optional<double> Input::number(const char* key, double min, double max, bool required) {
   std::string label = label_of(key);
   std::optional<double> value;

@@ -10,6 +10,7 @@
 
 #include "core/http.hpp"
 #include "core/json.hpp"
+#include "core/limits.hpp"
 
 namespace chat::http {
 
@@ -46,6 +47,8 @@ class Input {
 
   std::optional<std::string> string(const char* key, const StringRule& rule = {});
   std::optional<int64_t> integer(const char* key, const IntRule& rule = {});
+  // The `limit` of a page (core/limits.hpp): its default when absent, and when out of range (a problem recorded).
+  int64_t page_limit(const limits::Page& page);
   // A number (JSON number, or a decimal in a form or query) within [min, max].
   std::optional<double> number(const char* key, double min, double max, bool required = false);
   std::optional<bool> boolean(const char* key, bool required = false);

@@ -22,9 +22,6 @@
 # REALTIME_PORTS=p1,p2,...: each chat-realtime daemon's own port.
 set -euo pipefail
 
-# FastCGI handler groups: chat-NAME listens on $RUN/sock/NAME.sock (nginx upstream chat_NAME).
-HANDLERS=(auth users system channels messages conversations admin)
-
 PATH=$PATH:/usr/sbin:/sbin         # nginx lives in /usr/sbin
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 PGBIN=/usr/lib/postgresql/15/bin
@@ -199,6 +196,24 @@ env_value() {                     # env_value KEY: a value from chat.env (quotes
   sed -n "s/^$1=//p" "$ENV_FILE" | tail -n1 | sed -e "s/^'\(.*\)'\$/\1/"
 }
 
+# read_groups: HANDLERS=(the FastCGI handler groups), as CMake wrote them from handlers/groups.cmake into the build
+# (the one list of them); chat-NAME listens on $RUN/sock/NAME.sock behind nginx's upstream chat_NAME, which the
+# build's nginx/chat-group-*.conf define.
+read_groups() {
+  local f=$BUILD/chat-groups.txt line
+  [[ -f $f ]] || die "missing $f, the list of handler groups CMake writes (build first: make; or set CHAT_BUILD_DIR)"
+  HANDLERS=()
+  while IFS= read -r line; do
+    [[ -z $line || $line == '#'* ]] && continue
+    [[ $line =~ ^[a-z]+$ ]] || die "$f: '$line' is not a handler group name (rebuild: make)"
+    HANDLERS+=("$line")
+  done <"$f"
+  ((${#HANDLERS[@]})) || die "$f lists no handler group (rebuild: make)"
+  for f in chat-group-upstreams.conf chat-group-locations.conf; do
+    [[ -f $BUILD/nginx/$f ]] || die "missing $BUILD/nginx/$f, written by CMake (build first: make; or set CHAT_BUILD_DIR)"
+  done
+}
+
 check_int() { [[ ${!1} =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer (got '${!1}')"; }
 
 # BACKEND_CORS_ORIGINS (JSON list, comma list or *; unset: core's default) is parsed by core/config.cpp alone:
@@ -263,6 +278,7 @@ cmd_up() {
   fi
 
   # ---- settings and preconditions: checked before anything starts
+  read_groups
   [[ $PORT =~ ^[0-9]+$ ]] && ((PORT > 0 && PORT < 65536)) || die "CHAT_HTTP_PORT must be a TCP port (got '$PORT')"
   local v
   for v in HANDLER_PROCS HANDLER_THREADS WORKER_PROCS RATE_LIMIT_AUTH RATE_LIMIT_AUTH_BURST RATE_LIMIT_SEND RATE_LIMIT_SEND_BURST; do
@@ -624,7 +640,7 @@ render_nginx() {
   local vars='${CHAT_LISTEN_ADDR} ${CHAT_HTTP_PORT} ${CHAT_SOCK_DIR} ${CHAT_LOG_DIR} ${CHAT_PID_DIR} ${CHAT_NGINX_TEMP_DIR}
     ${CHAT_NGINX_USER} ${RATE_LIMIT_AUTH} ${RATE_LIMIT_AUTH_BURST} ${REPO_DIR} ${CHAT_RUN_DIR}'
   envsubst "$vars" <"$REPO_DIR/nginx/nginx.conf.template" >"$conf/nginx.conf"
-  for f in "$REPO_DIR"/nginx/*.conf; do
+  for f in "$REPO_DIR"/nginx/*.conf "$BUILD"/nginx/*.conf; do
     envsubst "$vars" <"$f" >"$conf/$(basename "$f")"
   done
   if grep -nE '\$\{[A-Z_]+\}' "$conf"/*.conf | grep -v '^[^:]*:[0-9]*:[[:space:]]*#' >&2; then

@@ -1,36 +1,105 @@
 # Regenerate docs/openapi.json from the repo root with: /usr/bin/python3 docs/gen_openapi.py
 """Writes docs/openapi.json, the OpenAPI 3.1 document of the wire contract (API.md §3-§9).
 
-The document is written from the contract (API.md), not from the server. The operations below are
-emitted only for the routes that exist in the handlers' route tables (the `{"METHOD", "/path", fn}`
-rows of handlers/*.cpp); a route of a table that has no operation here is an error, so a new route
-cannot go undocumented. tests/integration/test_openapi.py checks the result against real responses.
+The document is written from the contract (API.md), not from the server; what only the server knows is taken from
+a build of it, so the two cannot drift. The operations below are emitted only for the routes of the built
+programs' route tables (`chat-<group> --routes` for each group of `<build>/chat-groups.txt`, which CMake writes
+from handlers/groups.cmake); a route without an operation here is an error, so a new route cannot go
+undocumented, and so is an operation tagged with another group than the one serving it. Lengths, page sizes and the body limit are the validators' own (`chat-<group> --schema`, from
+core/limits.hpp). tests/integration/test_openapi.py checks the result against real responses.
 
-    /usr/bin/python3 docs/gen_openapi.py           # write docs/openapi.json
-    /usr/bin/python3 docs/gen_openapi.py --check   # exit 1 when docs/openapi.json is stale
+    /usr/bin/python3 docs/gen_openapi.py [--build-dir DIR]           # write docs/openapi.json
+    /usr/bin/python3 docs/gen_openapi.py [--build-dir DIR] --check   # exit 1 when docs/openapi.json is stale
+
+The build: --build-dir, else $CHAT_BUILD_DIR, else the repository's build/.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "openapi.json"
-ROUTE_RE = re.compile(r'\{\s*"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)"\s*,\s*"(/[^"]*)"\s*,\s*[A-Za-z_][\w:]*\s*\}')
 
 
-def route_table() -> set[tuple[str, str]]:
-    """(METHOD, /path/{param}) of every row of the handlers' route tables."""
-    routes = set()
-    for f in sorted((REPO / "handlers").glob("*.cpp")):
-        for method, pattern in ROUTE_RE.findall(f.read_text()):
-            path = re.sub(r":(\w+)", r"{\1}", pattern)
-            if len(path) > 1:
-                path = path.rstrip("/")
-            routes.add((method, path))
-    return routes
+def fail(msg: str):
+    raise SystemExit(f"gen_openapi.py: {msg}")
+
+
+def build_dir(argv: list[str]) -> Path:
+    if "--build-dir" in argv:
+        i = argv.index("--build-dir")
+        if i + 1 >= len(argv):
+            fail("--build-dir needs a directory")
+        return Path(argv[i + 1]).resolve()
+    return Path(os.environ.get("CHAT_BUILD_DIR") or REPO / "build").resolve()
+
+
+def handler_groups(build: Path) -> list[str]:
+    """The groups CMake wrote from handlers/groups.cmake."""
+    f = build / "chat-groups.txt"
+    if not f.is_file():
+        fail(f"no {f}: build first (cmake -S . -B build && cmake --build build), or pass --build-dir")
+    groups = [line.strip() for line in f.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    if not groups:
+        fail(f"{f} lists no handler group")
+    return groups
+
+
+def ask(build: Path, group: str, flag: str):
+    """What `chat-<group> <flag>` prints, as JSON."""
+    exe = build / f"chat-{group}"
+    if not os.access(exe, os.X_OK):
+        fail(f"no {exe}: build first (cmake --build {build})")
+    r = subprocess.run([str(exe), flag], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        fail(f"{exe} {flag} exited with status {r.returncode}: {r.stderr.strip()}")
+    try:
+        return json.loads(r.stdout)
+    except ValueError as e:
+        fail(f"{exe} {flag} printed no JSON ({e}): {r.stdout[:200]!r}")
+
+
+def route_table(build: Path) -> dict[tuple[str, str], str]:
+    """(METHOD, /path/{param}) of every row of the built programs' route tables -> the group that serves it."""
+    return {(row["method"], row["path"]): g for g in handler_groups(build) for row in ask(build, g, "--routes")}
+
+
+def input_limits(build: Path) -> dict:
+    """The limits of core/limits.hpp; every program links the same, so a difference is a stale program."""
+    dumps = {g: ask(build, g, "--schema") for g in handler_groups(build)}
+    first = next(iter(dumps.values()))
+    differ = [f"chat-{g}" for g, d in dumps.items() if d != first]
+    if differ:
+        fail(f"--schema of {', '.join(differ)} differs from the others: rebuild {build}")
+    return first
+
+
+BUILD = build_dir(sys.argv[1:])
+LIMITS = input_limits(BUILD)
+TEXT = LIMITS["text"]
+PAGES = LIMITS["pages"]
+EMOJI_BYTES = LIMITS["emoji_max_bytes"]
+
+
+def length(name: str) -> dict:
+    """minLength and maxLength of a text field, in characters."""
+    return {"minLength": TEXT[name]["min"], "maxLength": TEXT[name]["max"]}
+
+
+def max_length(name: str) -> dict:
+    return {"maxLength": TEXT[name]["max"]}
+
+
+def byte_size(n: int) -> str:
+    return f"{n // 1048576} MiB" if n % 1048576 == 0 else f"{n} bytes"
+
+
+BODY_LIMIT = byte_size(LIMITS["body_max_bytes"])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -81,9 +150,9 @@ def obj(props: dict, required: list | None = None, desc: str | None = None, **kw
     return s
 
 
-USERNAME = {"type": "string", "minLength": 3, "maxLength": 32,
-            "description": "3-32 characters: letters and digits (of any script), `_`, `.`, `-`; unique "
-                           "case-insensitively."}
+USERNAME = {"type": "string", **length("username"),
+            "description": f"{TEXT['username']['min']}-{TEXT['username']['max']} characters: letters and digits (of "
+                           "any script), `_`, `.`, `-`; unique case-insensitively."}
 
 
 USER = obj(
@@ -131,7 +200,7 @@ AUTH_RESPONSE = obj(
 CHANNEL = obj(
     {
         "id": uuid(),
-        "name": {"type": "string", "minLength": 1, "maxLength": 80},
+        "name": {"type": "string", **length("channel_name")},
         "description": nullable("string"),
         "is_private": {"type": "boolean"},
         "is_archived": {"type": "boolean"},
@@ -211,7 +280,7 @@ MESSAGE = obj(
         "user": {"$ref": "#/components/schemas/User", "description": "The sender; never null (email `\"\"`)."},
         "seq": {"type": "integer", "minimum": 1,
                 "description": "Per-conversation sequence number: 1, 2, 3... in commit order, never reused."},
-        "content": {"type": "string", "minLength": 1, "maxLength": 4000},
+        "content": {"type": "string", **length("message_content")},
         "message_type": {"type": "string", "enum": ["text", "image", "file", "system"]},
         "media_url": nullable("string"),
         "parent_id": nullable("string", format="uuid", description="The message this replies to."),
@@ -297,15 +366,15 @@ SCHEMAS = {
                 ["message", "version", "docs"]),
     # ---- request bodies
     "RegisterRequest": obj(
-        {"email": {"type": "string", "format": "email", "maxLength": 254},
+        {"email": {"type": "string", "format": "email", **max_length("email")},
          "username": USERNAME,
-         "password": {"type": "string", "minLength": 8, "maxLength": 256},
-         "avatar": nullable("string", maxLength=2048)},
+         "password": {"type": "string", **length("password")},
+         "avatar": nullable("string", **max_length("avatar"))},
         ["email", "username", "password"]),
     "UserCreate": obj(
-        {"email": {"type": "string", "format": "email", "maxLength": 254},
+        {"email": {"type": "string", "format": "email", **max_length("email")},
          "username": USERNAME,
-         "password": {"type": "string", "minLength": 8, "maxLength": 256}},
+         "password": {"type": "string", **length("password")}},
         ["email", "username", "password"]),
     "LoginRequest": obj(
         {"username": {"type": "string", "minLength": 1, "description": "The username or the email."},
@@ -319,47 +388,51 @@ SCHEMAS = {
     "RefreshRequest": obj({"refresh_token": {"type": "string", "minLength": 1}}, ["refresh_token"]),
     "PasswordChange": obj(
         {"current_password": {"type": "string", "minLength": 1},
-         "new_password": {"type": "string", "minLength": 8, "maxLength": 256}},
+         "new_password": {"type": "string", **length("password")}},
         ["current_password", "new_password"]),
     "UserUpdate": obj(
         {"username": USERNAME,
-         "email": {"type": "string", "format": "email", "maxLength": 254},
-         "avatar": nullable("string", maxLength=2048)},
+         "email": {"type": "string", "format": "email", **max_length("email")},
+         "avatar": nullable("string", **max_length("avatar"))},
         None, "Any of the fields; others (`role`, `status`, `is_active`, ...) are ignored."),
     "ChannelCreate": obj(
-        {"name": {"type": "string", "minLength": 1, "maxLength": 80,
+        {"name": {"type": "string", **length("channel_name"),
                   "description": "Unique case-insensitively among channels."},
-         "description": nullable("string", maxLength=1000, description="An empty description is stored as null."),
+         "description": nullable("string", **max_length("channel_description"),
+                                 description="An empty description is stored as null."),
          "is_private": {"type": "boolean", "default": False}},
         ["name"]),
     "ChannelUpdate": obj(
-        {"name": {"type": "string", "minLength": 1, "maxLength": 80},
-         "description": nullable("string", maxLength=1000, description="An empty description is stored as null.")}),
+        {"name": {"type": "string", **length("channel_name")},
+         "description": nullable("string", **max_length("channel_description"),
+                                 description="An empty description is stored as null.")}),
     "ChannelJoin": obj({"channel_id": uuid()}, ["channel_id"]),
     "ChannelAddUser": obj({"user_id": uuid()}, ["user_id"]),
     "MessageCreate": obj(
         {"channel_id": uuid(),
-         "content": {"type": "string", "minLength": 1, "maxLength": 4000,
-                     "description": "Trimmed; 1-4000 characters after trimming."},
+         "content": {"type": "string", **length("message_content"),
+                     "description": f"Trimmed; {TEXT['message_content']['min']}-{TEXT['message_content']['max']} "
+                                    "characters after trimming."},
          "parent_id": nullable("string", format="uuid"),
          "message_type": {"type": "string", "enum": ["text", "image", "file", "system"], "default": "text"},
-         "media_url": nullable("string", maxLength=2048),
-         "client_msg_id": {"type": "string", "minLength": 1, "maxLength": 128,
+         "media_url": nullable("string", **max_length("media_url")),
+         "client_msg_id": {"type": "string", **length("idempotency_key"),
                            "description": "An idempotency key (same namespace as the `Idempotency-Key` header)."}},
         ["channel_id", "content"]),
     "ConversationMessageCreate": obj(
-        {"content": {"type": "string", "minLength": 1, "maxLength": 4000,
-                     "description": "Trimmed; 1-4000 characters after trimming."},
+        {"content": {"type": "string", **length("message_content"),
+                     "description": f"Trimmed; {TEXT['message_content']['min']}-{TEXT['message_content']['max']} "
+                                    "characters after trimming."},
          "message_type": {"type": "string", "enum": ["text", "image", "file", "system"], "default": "text"},
-         "media_url": nullable("string", maxLength=2048),
+         "media_url": nullable("string", **max_length("media_url")),
          "parent_id": nullable("string", format="uuid"),
-         "client_msg_id": {"type": "string", "minLength": 1, "maxLength": 128,
+         "client_msg_id": {"type": "string", **length("idempotency_key"),
                            "description": "An idempotency key (same namespace as the `Idempotency-Key` header)."}},
         ["content"]),
-    "MessageEdit": obj({"content": {"type": "string", "minLength": 1, "maxLength": 4000}}, ["content"]),
+    "MessageEdit": obj({"content": {"type": "string", **length("message_content")}}, ["content"]),
     "ReactionRequest": obj(
         {"message_id": uuid(),
-         "emoji": {"type": "string", "minLength": 1, "description": "At most 64 bytes (UTF-8)."}},
+         "emoji": {"type": "string", "minLength": 1, "description": f"At most {EMOJI_BYTES} bytes (UTF-8)."}},
         ["message_id", "emoji"]),
     "ReadMarker": {
         **obj({"channel_id": uuid(), "seq": {"type": "integer", "minimum": 0}, "message_id": uuid()},
@@ -367,7 +440,7 @@ SCHEMAS = {
         "anyOf": [{"required": ["seq"]}, {"required": ["message_id"]}],
     },
     "ConversationCreate": obj(
-        {"title": nullable("string", maxLength=200),
+        {"title": nullable("string", **max_length("conversation_title")),
          "is_group": {"type": "boolean", "default": False},
          "participant_ids": array(uuid(), "The other users (a direct conversation: exactly one).")},
         ["participant_ids"]),
@@ -481,10 +554,10 @@ SCHEMAS.update({
     },
     "ModerationResult": obj({"message": {"type": "string"}, "user": ref("AdminUser")}, ["message", "user"]),
     "RestrictionRequest": obj(
-        {"reason": nullable("string", maxLength=500),
+        {"reason": nullable("string", **max_length("moderation_reason")),
          "duration_hours": nullable("number", exclusiveMinimum=0,
                                     description="Omitted: a ban lasts until lifted, a suspension 24 hours.")}),
-    "ReasonRequest": obj({"reason": nullable("string", maxLength=500)}),
+    "ReasonRequest": obj({"reason": nullable("string", **max_length("moderation_reason"))}),
     "RoleRequest": obj({"role": {"type": "string", "enum": ["member", "moderator", "admin"]}}, ["role"]),
     "AuditEntry": obj(
         {"id": {"type": "integer", "minimum": 1, "description": "Increasing: the order of the log."},
@@ -512,7 +585,7 @@ RESPONSES = {
                          "visible to the caller (a malformed id is a 404 too)."),
     "MethodNotAllowed": err_resp("`Method Not Allowed`: the path exists, the method does not.",
                                  headers={"Allow": HREF["Allow"]}),
-    "PayloadTooLarge": err_resp("`Request body too large`: a body over 1 MiB."),
+    "PayloadTooLarge": err_resp(f"`Request body too large`: a body over {BODY_LIMIT}."),
     "ValidationFailed": err_resp("Validation error (malformed JSON: `type: json_invalid`; malformed ids in "
                                  "bodies included).", "ValidationError"),
     "TooManyRequests": err_resp("`Too many requests`.", headers={"Retry-After": HREF["Retry-After"]}),
@@ -545,12 +618,18 @@ def int_q(name: str, minimum: int | None = None, maximum: int | None = None, def
     return qparam(name, s, desc)
 
 
+def page_q(name: str) -> dict:
+    """The `limit` parameter of a page, with the range and default of its reader (core/limits.hpp)."""
+    p = PAGES[name]
+    return int_q("limit", p["min"], p["max"], p["default"])
+
+
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
     "description": "Per user across every send route, shared with `client_msg_id`: a key used within 24 h with "
                    "the same conversation and content returns the original message (200, no second event); "
                    "with another conversation or content it is a 409.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+    "schema": {"type": "string", **length("idempotency_key")},
 }
 
 OPS: list[dict] = []
@@ -622,17 +701,17 @@ op("POST", V + "/users", "users", "Register [headless]", auth=False, body="UserC
                 "`The user with this username already exists in the system.`"})
 op("GET", V + "/users/me", "users", "The caller [headless]", ok=ok_json(200, "The caller, email included.", ref("User")))
 op("GET", V + "/users", "users", "List users",
-   query=[int_q("limit", 1, 100, 50), int_q("offset", 0, None, 0)],
+   query=[page_q("users"), int_q("offset", 0, None, 0)],
    ok=ok_json(200, "Users by username, case-insensitively.", arr("User")))
 SEARCH_OK = ok_json(200, "Users whose username contains the query case-insensitively (prefix matches first, then "
                          "by username), or whose email equals it exactly (case-insensitive).", arr("User"))
 op("GET", V + "/users/search", "users", "Search users (query parameter)",
    query=[qparam("q", {"type": "string", "minLength": 1}, "The search text.", required=True),
-          int_q("limit", 1, 100, 20)],
+          page_q("user_search")],
    ok=SEARCH_OK, errors={422: "Empty query."})
 op("GET", V + "/users/search/{query}", "users", "Search users (path)",
    path_params={"query": {"type": "string", "minLength": 1}},
-   query=[int_q("limit", 1, 100, 20)], ok=SEARCH_OK, errors={422: "Empty query."})
+   query=[page_q("user_search")], ok=SEARCH_OK, errors={422: "Empty query."})
 op("GET", V + "/users/{id}", "users", "Get a user", ok=ok_json(200, "The user.", ref("User")),
    errors={404: "`User not found`."})
 for m in ("PUT", "PATCH"):
@@ -644,7 +723,7 @@ for m in ("PUT", "PATCH"):
 
 # ---- §4 channels
 op("GET", V + "/channels", "channels", "List channels [web]",
-   query=[int_q("limit", 1, 1000, 200), int_q("offset", 0, None, 0)],
+   query=[page_q("channels"), int_q("offset", 0, None, 0)],
    ok=ok_json(200, "Every public channel and the private ones the caller is in, by name (case-insensitive); "
                    "archived ones left out.", arr("Channel")))
 op("GET", V + "/channels/my", "channels", "The caller's channels [web]",
@@ -694,7 +773,7 @@ op("GET", V + "/channels/users/available", "channels", "Users to add [web]",
 # ---- §5 messages
 ACCESS_403 = "`Access denied to channel`: a public channel the caller has not joined; `Inactive user`."
 op("GET", V + "/messages/channel/{channel_id}", "messages", "Channel history [web]",
-   query=[int_q("limit", 1, 100, 50),
+   query=[page_q("history"),
           int_q("offset", 0, None, 0, "0 is the newest page."),
           int_q("before_seq", 1, None, None, "The `limit` messages just before that seq."),
           int_q("after_seq", 0, None, None, "The `limit` messages just after that seq.")],
@@ -726,21 +805,21 @@ op("POST", V + "/messages/reactions", "messages", "Toggle a reaction [web]", bod
    ok=ok_json(200, "The caller's reaction was added or removed; a `message_reaction` event.", ref("ReactionToggle")),
    errors={403: "`Access denied to channel` (not a member of the public channel); `Channel is archived`; "
                 "`Inactive user`.",
-           404: "`Message not found`.", 422: "Emoji empty or over 64 bytes."})
+           404: "`Message not found`.", 422: f"Emoji empty or over {EMOJI_BYTES} bytes."})
 op("DELETE", V + "/messages/reactions/{reaction_id}", "messages", "Remove a reaction [web]",
    ok=ok_json(200, "Removed; a `message_reaction` event.", ref("ReactionRemoved")),
    errors={403: "`Can only remove your own reactions`; `Inactive user`.", 404: "`Reaction not found`."})
 op("GET", V + "/messages/mentions/my", "messages", "Messages mentioning the caller",
-   query=[int_q("limit", 1, 100, 50), int_q("offset", 0, None, 0)],
+   query=[page_q("mentions"), int_q("offset", 0, None, 0)],
    ok=ok_json(200, "Messages that mention the caller, newest first.", arr("Message")))
 op("GET", V + "/messages/{id}/replies", "messages", "Replies to a message",
-   query=[int_q("limit", 1, 100, 50), int_q("after_seq", 0, None, 0)],
+   query=[page_q("replies"), int_q("after_seq", 0, None, 0)],
    ok=ok_json(200, "Messages whose `parent_id` is that message, oldest first.", arr("Message")),
    errors={403: ACCESS_403, 404: "`Message not found`."})
 op("GET", V + "/messages/search", "messages", "Full-text search",
    query=[qparam("q", {"type": "string", "minLength": 1}, "The words to match.", required=True),
           qparam("channel_id", {"type": "string", "format": "uuid"}, "Only this conversation."),
-          int_q("limit", 1, 100, 20)],
+          page_q("message_search")],
    ok=ok_json(200, "Messages from conversations the caller is a member of whose content matches the words of "
                    "`q`, best match first, then newest.", arr("Message")),
    errors={403: "`Access denied to channel` (`channel_id` the caller is not in); `Inactive user`.",
@@ -760,7 +839,7 @@ op("POST", V + "/conversations", "conversations", "Create a conversation [headle
    errors={400: "`Direct chats must have exactly 1 other participant`; `Cannot create direct chat with yourself`.",
            404: "`User not found`: an unknown participant id."})
 op("GET", V + "/conversations", "conversations", "List conversations [headless]",
-   query=[int_q("skip", 0, None, 0), int_q("limit", 1, 100, 100)],
+   query=[int_q("skip", 0, None, 0), page_q("conversations")],
    ok=ok_json(200, "Every conversation the caller is in (all kinds), most recent activity first.",
               arr("Conversation")))
 op("GET", V + "/conversations/{id}", "conversations", "Get a conversation",
@@ -785,7 +864,7 @@ op("POST", V + "/conversations/{id}/messages", "conversations", "Send a message 
            422: "Empty or too long content."})
 op("GET", V + "/conversations/{id}/messages", "conversations", "Message page [headless]",
    query=[qparam("cursor", {"type": "string"}, "Opaque, from `next_cursor`; stays valid while new messages arrive."),
-          int_q("limit", 1, 100, 20)],
+          page_q("conversation_messages")],
    ok=ok_json(200, "Messages newest first; `next_cursor` null when no older message exists.", ref("MessagePage")),
    errors={403: ACCESS_403, 404: "`Conversation not found`.", 422: "Bad limit or cursor."})
 op("PUT", V + "/conversations/{id}/messages/read", "conversations", "Move the read marker [headless]",
@@ -826,7 +905,7 @@ op("PUT", V + "/admin/users/{id}/role", "admin", "Set a global role", body="Role
    errors={403: "`You cannot change your own role`; `Only the operator's chat-admin can make an admin`; " + RULES,
            404: "`User not found`."})
 op("GET", V + "/admin/audit-log", "admin", "Read the audit log",
-   query=[int_q("limit", 1, 100, 50), int_q("offset", 0, None, 0),
+   query=[page_q("audit_log"), int_q("offset", 0, None, 0),
           qparam("actor_id", {"type": "string", "format": "uuid"}, "Only this actor's actions."),
           qparam("target_id", {"type": "string", "format": "uuid"}, "Only actions on this user or message."),
           qparam("action", {"type": "string"}, "e.g. `user.ban`, `user.unban`, `user.suspend`, `user.role`, "
@@ -934,7 +1013,7 @@ The wire contract of the chat backend (`API.md`), for team-chat clients (**[web]
 * **Trailing slash**: optional on every route — `/api/v1/channels` and `/api/v1/channels/` are the same route
   (no redirect). Paths are written here without it.
 * **Bodies**: UTF-8 JSON (`Content-Type: application/json`); the login routes also accept
-  `application/x-www-form-urlencoded`. An empty body is no body. Bodies over 1 MiB are a 413.
+  `application/x-www-form-urlencoded`. An empty body is no body. Bodies over """ + BODY_LIMIT + """ are a 413.
 * **Field names**: snake_case everywhere. **Ids**: lowercase UUIDs; a malformed id in a path is a 404.
   **Timestamps**: RFC 3339 UTC with microseconds and `Z` (`2026-11-21T22:23:17.371927Z`).
 * **Errors**: `{"detail": "<human sentence>"}` (`Error`); validation errors are 422 `ValidationError`
@@ -955,11 +1034,31 @@ The wire contract of the chat backend (`API.md`), for team-chat clients (**[web]
 """
 
 
-def build(routes: set[tuple[str, str]]) -> dict:
+TAGS = [
+    {"name": "auth", "description": "Register, log in, tokens (API.md §3)."},
+    {"name": "users", "description": "Users (API.md §3)."},
+    {"name": "channels", "description": "Channels: the channel-kind conversations (API.md §4)."},
+    {"name": "messages", "description": "Messages, team-chat routes (API.md §5)."},
+    {"name": "conversations", "description": "Conversations, headless routes (API.md §6)."},
+    {"name": "admin", "description": "Moderation: bans, suspensions, roles, the audit log (API.md §7). "
+                                     "Global admins only; operators also have the `chat-admin` command."},
+    {"name": "system", "description": "Health and root (API.md §8)."},
+]
+
+
+def build(routes: dict[tuple[str, str], str]) -> dict:
     documented = {(o["method"], o["path"]) for o in OPS}
-    missing = sorted(routes - documented)
+    missing = sorted(set(routes) - documented)
     if missing:
-        raise SystemExit(f"gen_openapi.py: routes without an operation here: {missing}")
+        fail(f"routes without an operation here: {missing}")
+    # A tag is a handler group: the operations of a program are listed together.
+    misplaced = [f"{o['method']} {o['path']} (tag {o['tag']}, served by chat-{routes[o['method'], o['path']]})"
+                 for o in OPS if routes.get((o["method"], o["path"]), o["tag"]) != o["tag"]]
+    if misplaced:
+        fail(f"operations tagged with another group than the one serving them: {misplaced}")
+    untagged = sorted(set(routes.values()) - {t["name"] for t in TAGS})
+    if untagged:
+        fail(f"handler groups without a tag here: {untagged}")
     paths: dict = {}
     for o in OPS:
         if (o["method"], o["path"]) not in routes:
@@ -975,16 +1074,7 @@ def build(routes: set[tuple[str, str]]) -> dict:
             "description": INFO_DESCRIPTION,
         },
         "servers": [{"url": "/", "description": "This server, through nginx."}],
-        "tags": [
-            {"name": "auth", "description": "Register, log in, tokens (API.md §3)."},
-            {"name": "users", "description": "Users (API.md §3)."},
-            {"name": "channels", "description": "Channels: the channel-kind conversations (API.md §4)."},
-            {"name": "messages", "description": "Messages, team-chat routes (API.md §5)."},
-            {"name": "conversations", "description": "Conversations, headless routes (API.md §6)."},
-            {"name": "admin", "description": "Moderation: bans, suspensions, roles, the audit log (API.md §7). "
-                                             "Global admins only; operators also have the `chat-admin` command."},
-            {"name": "system", "description": "Health and root (API.md §8)."},
-        ],
+        "tags": TAGS,
         "paths": paths,
         "components": {
             "schemas": SCHEMAS,
@@ -1000,7 +1090,7 @@ def build(routes: set[tuple[str, str]]) -> dict:
 
 
 def render() -> str:
-    return json.dumps(build(route_table()), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(build(route_table(BUILD)), indent=2, ensure_ascii=False) + "\n"
 
 
 def main(argv: list[str]) -> int:

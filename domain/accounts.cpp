@@ -126,7 +126,7 @@ std::optional<std::string> normalize_email(const std::string& email) {
 }
 
 std::optional<std::string> read_username(http::Input& in, bool required) {
-  auto v = in.string("username", {required, 3, 32, true, "Username"});
+  auto v = in.string("username", {required, limits::kUsername.min, limits::kUsername.max, true, "Username"});
   if (v && !valid_username(*v)) {
     in.add_error("username", "Username may contain only letters, digits, '_', '.' and '-'", "string_pattern_mismatch");
     return std::nullopt;
@@ -135,7 +135,7 @@ std::optional<std::string> read_username(http::Input& in, bool required) {
 }
 
 std::optional<std::string> read_email(http::Input& in, bool required) {
-  auto v = in.string("email", {required, 1, 254, true, "Email"});
+  auto v = in.string("email", {required, limits::kEmail.min, limits::kEmail.max, true, "Email"});
   if (!v) return std::nullopt;
   auto normalized = normalize_email(*v);
   if (!normalized) in.add_error("email", "Email must be a valid email address", "value_error");
@@ -143,13 +143,14 @@ std::optional<std::string> read_email(http::Input& in, bool required) {
 }
 
 std::optional<std::string> read_avatar(http::Input& in) {
-  auto v = in.string("avatar", {false, 0, 2048, true, "Avatar"});
+  auto v = in.string("avatar", {false, limits::kAvatar.min, limits::kAvatar.max, true, "Avatar"});
   if (v && v->empty()) return std::nullopt;  // an empty avatar is no avatar
   return v;
 }
 
 std::optional<std::string> read_new_password(http::Input& in, const char* key) {
-  return in.string(key, {true, 8, 256, false, key == std::string("password") ? "Password" : "New password"});
+  return in.string(key, {true, limits::kPassword.min, limits::kPassword.max, false,
+                          key == std::string("password") ? "Password" : "New password"});
 }
 
 NewAccount read_new_account(const http::Request& req) {

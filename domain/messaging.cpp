@@ -22,7 +22,6 @@ const SendWording kConversationWording{"Conversation not found", "Cannot send me
 
 namespace {
 
-constexpr size_t kMaxContent = 4000;
 
 constexpr db::Statement kIdemFind{
     "msg_idem_find",
@@ -178,7 +177,7 @@ std::optional<std::string> read_content(http::Input& in) {
     in.add_error("content", "Message content cannot be empty", "string_too_short");
     return std::nullopt;
   }
-  if (http::utf8_length(*content) > kMaxContent) {
+  if (http::utf8_length(*content) > limits::kMessageContent.max) {
     in.add_error("content", "Message content is too long", "string_too_long");
     return std::nullopt;
   }
@@ -194,10 +193,11 @@ SendInput read_send_input(const http::Request& req, bool id_from_body, const std
   if (type && std::find(std::begin(kMessageTypes), std::end(kMessageTypes), *type) == std::end(kMessageTypes)) {
     in.add_error("message_type", "Message type must be one of text, image, file, system", "enum");
   }
-  auto media = in.string("media_url", {false, 0, 2048, true, "Media URL"});
+  auto media = in.string("media_url", {false, limits::kMediaUrl.min, limits::kMediaUrl.max, true, "Media URL"});
   auto parent = in.uuid("parent_id", false);
-  auto client_id = in.string("client_msg_id", {false, 1, 128, true, "Client message id"});
-  auto header = in.header(req, "idempotency-key", 128);
+  auto client_id = in.string(
+      "client_msg_id", {false, limits::kIdempotencyKey.min, limits::kIdempotencyKey.max, true, "Client message id"});
+  auto header = in.header(req, "idempotency-key", limits::kIdempotencyKey.max);
   in.check();
   s.conversation_id = *conv;
   s.content = *content;

@@ -27,7 +27,7 @@ CurrentUser require_admin(Context& ctx, const Request& req) {
 }
 
 std::optional<std::string> read_reason(http::Input& in) {
-  auto r = in.string("reason", {false, 0, 500, true, "Reason"});
+  auto r = in.string("reason", {false, limits::kModerationReason.min, limits::kModerationReason.max, true, "Reason"});
   if (r && r->empty()) return std::nullopt;
   return r;
 }
@@ -75,7 +75,7 @@ Response audit_log(Context& ctx, Request& req) {
   require_admin(ctx, req);
   http::Input q = http::Input::query(req);
   AuditFilter f;
-  f.limit = q.integer("limit", {false, 1, 100}).value_or(50);
+  f.limit = q.page_limit(limits::kAuditLogPage);
   f.offset = q.integer("offset", {false, 0}).value_or(0);
   f.actor_id = q.uuid("actor_id", false);
   f.target_id = q.uuid("target_id", false);

@@ -110,7 +110,7 @@ bool remove_member(Context& ctx, const Conversation& c, const std::string& user_
 Response list(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
   http::Input q = http::Input::query(req);
-  int64_t limit = q.integer("limit", {false, 1, 1000}).value_or(200);
+  int64_t limit = q.page_limit(limits::kChannelsPage);
   int64_t offset = q.integer("offset", {false, 0}).value_or(0);
   q.check();
   return Response::json(200, ctx.db.exec(kListChannels, {me.id, limit, offset}).str(0, "j"));
@@ -122,7 +122,8 @@ Response my(Context& ctx, Request& req) {
 }
 
 std::optional<std::string> read_description(http::Input& in) {
-  auto d = in.string("description", {false, 0, 1000, true, "Description"});
+  auto d = in.string("description",
+                     {false, limits::kChannelDescription.min, limits::kChannelDescription.max, true, "Description"});
   if (d && d->empty()) return std::nullopt;  // an empty description is stored as null
   return d;
 }
@@ -130,7 +131,7 @@ std::optional<std::string> read_description(http::Input& in) {
 Response create(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
   http::Input in = http::Input::body(req);
-  auto name = in.string("name", {true, 1, 80, true, "Channel name"});
+  auto name = in.string("name", {true, limits::kChannelName.min, limits::kChannelName.max, true, "Channel name"});
   auto description = read_description(in);
   bool is_private = in.boolean("is_private").value_or(false);
   in.check();
@@ -165,7 +166,7 @@ Response get(Context& ctx, Request& req) {
 Response update(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
   http::Input in = http::Input::body(req);
-  auto name = in.string("name", {false, 1, 80, true, "Channel name"});
+  auto name = in.string("name", {false, limits::kChannelName.min, limits::kChannelName.max, true, "Channel name"});
   bool set_description = in.present("description");
   auto description = read_description(in);
   in.check();

@@ -111,7 +111,8 @@ void created_event(Context& ctx, Outbox& out, db::Transaction& tx, const std::st
 Response create(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
   http::Input in = http::Input::body(req);
-  auto title = in.string("title", {false, 0, 200, true, "Title"});
+  auto title =
+      in.string("title", {false, limits::kConversationTitle.min, limits::kConversationTitle.max, true, "Title"});
   bool is_group = in.boolean("is_group").value_or(false);
   auto ids = in.uuid_list("participant_ids");
   in.check();
@@ -175,7 +176,7 @@ Response list(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
   http::Input q = http::Input::query(req);
   int64_t skip = q.integer("skip", {false, 0}).value_or(0);
-  int64_t limit = q.integer("limit", {false, 1, 100}).value_or(100);
+  int64_t limit = q.page_limit(limits::kConversationsPage);
   q.check();
   return Response::json(200, ctx.db.exec(kList, {me.id, limit, skip}).str(0, "j"));
 }
@@ -235,7 +236,7 @@ Response send(Context& ctx, Request& req) {
 Response messages(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
   http::Input q = http::Input::query(req);
-  int64_t limit = q.integer("limit", {false, 1, 100}).value_or(20);
+  int64_t limit = q.page_limit(limits::kConversationMessagesPage);
   int64_t before = kNoCursor;
   if (const std::string* cursor = req.query_param("cursor"); cursor && !cursor->empty()) {
     auto seq = decode_cursor(*cursor);

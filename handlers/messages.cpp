@@ -77,7 +77,7 @@ constexpr db::Statement kDeleteReactionById{"msg_reaction_delete", "DELETE FROM 
 Response history(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
   http::Input q = http::Input::query(req);
-  int64_t limit = q.integer("limit", {false, 1, 100}).value_or(50);
+  int64_t limit = q.page_limit(limits::kHistoryPage);
   auto offset = q.integer("offset", {false, 0});
   auto before = q.integer("before_seq", {false, 1});
   auto after = q.integer("after_seq", {false, 0});
@@ -146,8 +146,11 @@ Response toggle_reaction(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
   http::Input in = http::Input::body(req);
   auto message_id = in.uuid("message_id");
-  auto emoji = in.string("emoji", {true, 1, 64, true, "Emoji"});
-  if (emoji && emoji->size() > 64) in.add_error("emoji", "Emoji must be at most 64 bytes", "string_too_long");
+  auto emoji = in.string("emoji", {true, 1, limits::kEmojiMaxBytes, true, "Emoji"});
+  if (emoji && emoji->size() > limits::kEmojiMaxBytes) {
+    in.add_error("emoji", "Emoji must be at most " + std::to_string(limits::kEmojiMaxBytes) + " bytes",
+                 "string_too_long");
+  }
   in.check();
   Conversation c = reaction_target(ctx, me, *message_id);
   Outbox out;
@@ -193,7 +196,7 @@ Response delete_reaction(Context& ctx, Request& req) {
 Response my_mentions(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
   http::Input q = http::Input::query(req);
-  int64_t limit = q.integer("limit", {false, 1, 100}).value_or(50);
+  int64_t limit = q.page_limit(limits::kMentionsPage);
   int64_t offset = q.integer("offset", {false, 0}).value_or(0);
   q.check();
   std::string page = ctx.db.exec(kMyMentions, {me.id, limit, offset}).str(0, "j");
@@ -204,7 +207,7 @@ Response my_mentions(Context& ctx, Request& req) {
 Response replies(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
   http::Input q = http::Input::query(req);
-  int64_t limit = q.integer("limit", {false, 1, 100}).value_or(50);
+  int64_t limit = q.page_limit(limits::kRepliesPage);
   int64_t after = q.integer("after_seq", {false, 0}).value_or(0);
   q.check();
   Conversation c;
@@ -217,7 +220,7 @@ Response search(Context& ctx, Request& req) {
   http::Input q = http::Input::query(req);
   auto text = q.string("q", {true, 1, 500, true, "Search query"});
   auto channel_id = q.uuid("channel_id", false);
-  int64_t limit = q.integer("limit", {false, 1, 100}).value_or(20);
+  int64_t limit = q.page_limit(limits::kMessageSearchPage);
   q.check();
   if (channel_id) {
     Conversation c = find_visible(ctx, me, *channel_id, "Channel not found");

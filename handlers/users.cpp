@@ -47,7 +47,7 @@ Response create_user(Context& ctx, Request& req) {
 Response list_users(Context& ctx, Request& req) {
   CurrentUser me = require_user(ctx, req);
   http::Input q = http::Input::query(req);
-  int64_t limit = q.integer("limit", {false, 1, 100}).value_or(50);
+  int64_t limit = q.page_limit(limits::kUsersPage);
   int64_t offset = q.integer("offset", {false, 0}).value_or(0);
   q.check();
   auto r = ctx.db.exec(kListUsers, {limit, offset});
@@ -82,7 +82,7 @@ std::string like_contains(const std::string& q) {
 Response search(Context& ctx, Request& req, http::Input source, const char* key) {
   CurrentUser me = require_user(ctx, req);
   http::Input q = http::Input::query(req);
-  int64_t limit = q.integer("limit", {false, 1, 100}).value_or(20);
+  int64_t limit = q.page_limit(limits::kUserSearchPage);
   auto text = source.string(key, {true, 1, 254, true, "Search query"});
   q.check();
   source.check();

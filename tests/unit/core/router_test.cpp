@@ -186,6 +186,20 @@ TEST(Router, DuplicateMethodsAreListedOnce) {
   EXPECT_EQ(r.match("GET", "/x").handler, &h_root);  // the first row wins
 }
 
+TEST(RouteTable, OpenApiPathsAreThePathsTheRouterReads) {
+  EXPECT_EQ(openapi_path("/api/v1/users/:id"), "/api/v1/users/{id}");
+  EXPECT_EQ(openapi_path("/api/v1/channels/:id/members/:user_id/"), "/api/v1/channels/{id}/members/{user_id}");
+  EXPECT_EQ(openapi_path("/api/v1//users/"), "/api/v1/users");
+  EXPECT_EQ(openapi_path("/"), "/");
+}
+
+TEST(RouteTable, JsonListsEveryRowInTableOrder) {
+  EXPECT_EQ(routes_json({{"GET", "/", h_root}, {"PUT", "/api/v1/users/:id", h_user_put}, {"GET", "/health/", h_health}}),
+            R"([{"method":"GET","path":"/"},{"method":"PUT","path":"/api/v1/users/{id}"},)"
+            R"({"method":"GET","path":"/health"}])");
+  EXPECT_EQ(routes_json({}), "[]");
+}
+
 TEST(SplitPath, DropsEmptySegments) {
   EXPECT_EQ(split_path("/a//b/"), (std::vector<std::string_view>{"a", "b"}));
   EXPECT_TRUE(split_path("/").empty());

@@ -138,6 +138,23 @@ TEST(InputQuery, ReadsTheDecodedQuery) {
   EXPECT_EQ(e.errors()[0].loc, (std::vector<std::string>{"query", "missing_required"}));
 }
 
+TEST(InputQuery, PageLimitFallsBackToThePageDefault) {
+  constexpr limits::Page kPage{1, 100, 20};
+  Request r;
+  EXPECT_EQ(Input::query(r).page_limit(kPage), 20);
+  r.query = parse_urlencoded("limit=100");
+  Input in = Input::query(r);
+  EXPECT_EQ(in.page_limit(kPage), 100);
+  EXPECT_TRUE(in.ok());
+  r.query = parse_urlencoded("limit=101");
+  Input over = Input::query(r);
+  EXPECT_EQ(over.page_limit(kPage), 20);
+  HttpError e = thrown_by([&] { over.check(); });
+  ASSERT_EQ(e.errors().size(), 1u);
+  EXPECT_EQ(e.errors()[0].loc, (std::vector<std::string>{"query", "limit"}));
+  EXPECT_EQ(e.errors()[0].type, "less_than_equal");
+}
+
 TEST(InputPath, TextCapturesAreCheckedLikeAnyString) {
   Request r;
   r.params["query"] = "\xff\xfe";
