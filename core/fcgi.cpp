@@ -12,9 +12,11 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include "core/crypto.hpp"
@@ -98,11 +100,11 @@ http::Response too_large(const http::Router& router, const http::Request& req) {
 
 void on_wake(int) {}  // SIGUSR2 only interrupts accept(); libfcgi then sees shutdownPending
 
-void worker(const Config& config, const http::Router& router, const char* program, int index) {
+void worker(const Config& config, const http::Router& router, const char* program, int index,
+            http::RequestMetrics& metrics) {
   db::Connection db(config.database_url, program);
   redis::Client redis(config.redis_url);
   Context ctx{config, db, redis};
-  http::RequestMetrics metrics(program);
   FCGX_Request r;
   FCGX_InitRequest(&r, kListenFd, 0);
   while (FCGX_Accept_r(&r) >= 0) {
@@ -119,15 +121,46 @@ void worker(const Config& config, const http::Router& router, const char* progra
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
     metrics.record(resp.status, us.count());
     if (req.route) metrics.record_round_trips(req.method, req.route, db_trips, redis_trips);
-    metrics.flush(redis);  // after the response is out, at most once a second
     log::write(resp.status >= 500 ? log::Level::kError : log::Level::kDebug, "request",
                {{"method", req.method}, {"path", req.path}, {"status", std::to_string(resp.status)},
                 {"us", std::to_string(us.count())}, {"thread", std::to_string(index)}});
     log::set_request_id("");
   }
-  metrics.flush(redis, /*force=*/true);
   g_running_threads.fetch_sub(1);
 }
+
+// Adds the process's request metrics to Redis once a second until `stop`, then once more.
+class MetricsFlusher {
+ public:
+  MetricsFlusher(const Config& config, http::RequestMetrics& metrics)
+      : redis_(config.redis_url), metrics_(metrics), thread_([this] { run(); }) {}
+  ~MetricsFlusher() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+      lock.unlock();
+      metrics_.flush(redis_);
+      lock.lock();
+    }
+    metrics_.flush(redis_, /*force=*/true);
+  }
+
+  redis::Client redis_;
+  http::RequestMetrics& metrics_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;  // last: started once the members it uses exist
+};
 
 }  // namespace
 
@@ -204,10 +237,12 @@ int serve(const char* program, std::vector<http::Route> routes) {
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
   http::Router router(std::move(routes));
+  http::RequestMetrics metrics(program);
+  MetricsFlusher flusher(config, metrics);
   std::vector<std::thread> threads;
   g_running_threads = config.handler_threads;
   for (int i = 0; i < config.handler_threads; ++i) {
-    threads.emplace_back(worker, std::cref(config), std::cref(router), program, i);
+    threads.emplace_back(worker, std::cref(config), std::cref(router), program, i, std::ref(metrics));
   }
   log::info("started", {{"threads", std::to_string(config.handler_threads)}});
   int sig = 0;

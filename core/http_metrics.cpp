@@ -26,6 +26,7 @@ std::string le_label(size_t i) {
 }  // namespace
 
 void RequestMetrics::record(int status, int64_t micros) {
+  std::lock_guard lock(mu_);
   ++by_status_[status];
   size_t i = 0;
   while (i < kBuckets.size() && static_cast<double>(micros) > kBuckets[i] * 1e6) ++i;
@@ -35,6 +36,7 @@ void RequestMetrics::record(int status, int64_t micros) {
 }
 
 void RequestMetrics::record_round_trips(const std::string& method, const char* route, uint64_t db, uint64_t redis) {
+  std::lock_guard lock(mu_);
   RouteTrips& t = routes_[method + " " + route];
   ++t.requests;
   t.db += static_cast<int64_t>(db);
@@ -42,6 +44,7 @@ void RequestMetrics::record_round_trips(const std::string& method, const char* r
 }
 
 void RequestMetrics::flush(redis::Client& redis, bool force) {
+  std::lock_guard lock(mu_);
   auto now = std::chrono::steady_clock::now();
   if (count_ == 0 || (!force && now - last_flush_ < std::chrono::seconds(1))) return;
   last_flush_ = now;

@@ -1,11 +1,13 @@
-// Request counters and latency histograms of the FastCGI handlers, kept per thread and added to a
-// Redis hash about once a second, so /metrics sees every process without a round trip per request.
+// Request counters and latency histograms of the FastCGI handlers, kept per process and added to a
+// Redis hash once a second by the process's flusher thread, so /metrics sees every process without a
+// round trip per request, and an idle process's last requests are not held back until its next one.
 #pragma once
 
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 
 #include "core/redis.hpp"
@@ -19,6 +21,7 @@ class RequestMetrics {
 
   explicit RequestMetrics(std::string program) : program_(std::move(program)) {}
 
+  // Thread-safe: every handler thread of the process records here.
   void record(int status, int64_t micros);
   // The PostgreSQL and Redis round trips one request of a route took (its answer's, not the metrics').
   void record_round_trips(const std::string& method, const char* route, uint64_t db, uint64_t redis);
@@ -27,6 +30,7 @@ class RequestMetrics {
 
  private:
   std::string program_;
+  std::mutex mu_;  // held by flush() for its one Redis round trip a second: the recorders barely wait
   std::map<int, int64_t> by_status_;
   std::array<int64_t, kBuckets.size() + 1> buckets_{};  // the last one is +Inf
   int64_t sum_us_ = 0;

@@ -1,0 +1,125 @@
+"""Round trips per request, from /metrics (chat_http_route_{requests,db_round_trips,redis_round_trips}_total).
+
+Each hot route has a fixed number of PostgreSQL and Redis round trips; a later change that adds one (a second
+query, a statement no longer pipelined) fails here instead of showing only as lost throughput. A pipelined
+flight (BEGIN, statement, COMMIT) is one round trip, and preparing a statement travels with its first run.
+The counters are added to Redis once a second by each handler process, so every count is read back after all
+N requests have shown up.
+"""
+import re
+import time
+
+import pytest
+
+from chat_helpers import (  # noqa: F401 (fixtures: api_fixture is `api`, users_fixture is `users`)
+    _user_pool, api_fixture, users_fixture,
+    H, MESSAGES, create_channel, join, send, send_raw,
+)
+from conftest import wait_until
+
+N = 6
+LINE = re.compile(r'^chat_http_route_(requests|db_round_trips|redis_round_trips)_total\{program="([^"]+)",'
+                  r'method="([A-Z]+)",route="([^"]+)"\} (\d+)$', re.M)
+
+
+def counters(api, method: str, route: str) -> tuple[int, int, int]:
+    """(requests, PostgreSQL round trips, Redis round trips) of a route, summed over the programs."""
+    text = api.get("/metrics").text
+    got = {"requests": 0, "db_round_trips": 0, "redis_round_trips": 0}
+    for kind, _program, m, r, value in LINE.findall(text):
+        if m == method and r == route:
+            got[kind] += int(value)
+    return got["requests"], got["db_round_trips"], got["redis_round_trips"]
+
+
+def settled(api, method: str, route: str) -> tuple[int, int, int]:
+    """The counters once the requests made before (a fixture's) have all been added: unchanged over a flush."""
+    last = counters(api, method, route)
+    for _ in range(20):
+        time.sleep(1.2)
+        now = counters(api, method, route)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"the counters of {method} {route} keep moving: {last}")
+
+
+def per_request(api, method: str, route: str, request) -> tuple[float, float]:
+    """Runs `request` N times and returns the PostgreSQL and Redis round trips of one."""
+    before = settled(api, method, route)
+    for _ in range(N):
+        request()
+    wait_until(lambda: counters(api, method, route)[0] - before[0] >= N, 10,
+               f"the {N} requests of {method} {route} in /metrics")
+    after = counters(api, method, route)
+    assert after[0] - before[0] == N, f"another request of {method} {route} ran meanwhile: {before} -> {after}"
+    return (after[1] - before[1]) / N, (after[2] - before[2]) / N
+
+
+@pytest.fixture()
+def channel(api, users):
+    owner, member = users(2)
+    ch = create_channel(api, owner)
+    join(api, member, ch["id"])
+    for i in range(25):
+        send(api, owner, ch["id"], f"history {i}")
+    return owner, member, ch
+
+
+def test_auth_me_is_two_postgres_round_trips(api, users):
+    """The principal (session and user state), then the User object."""
+    (u,) = users(1)
+
+    def me():
+        r = api.get("/api/v1/auth/me", headers=H(u))
+        assert r.status_code == 200, r.text
+
+    assert per_request(api, "GET", "/api/v1/auth/me", me) == (2, 0)
+
+
+def test_a_plain_send_is_five_postgres_and_two_redis_round_trips(api, channel):
+    """Principal, conversation, the send (BEGIN + statement + COMMIT in one flight), and the relay's two (BEGIN +
+    lock + DELETE … RETURNING; COMMIT); Redis: the rate limit and the pipelined XADDs."""
+    owner, _member, ch = channel
+
+    def plain():
+        r = send_raw(api, owner, ch["id"], "a plain message")
+        assert r.status_code == 201, r.text
+
+    assert per_request(api, "POST", "/api/v1/messages", plain) == (5, 2)
+
+
+def test_a_send_with_mentions_costs_no_more_round_trips(api, channel):
+    """The mentions and the mention job are written by the same statement; the job's XADD is in the same pipeline."""
+    owner, member, ch = channel
+    name = member.user["username"]
+
+    def mention():
+        r = send_raw(api, owner, ch["id"], f"hello @{name}")
+        assert r.status_code == 201, r.text
+        assert r.json()["mentions"] == [member.user["id"]]
+
+    assert per_request(api, "POST", "/api/v1/messages", mention) == (5, 2)
+
+
+def test_a_send_with_an_idempotency_key_costs_no_more_round_trips(api, channel):
+    owner, _member, ch = channel
+    keys = iter(range(N))
+
+    def keyed():
+        r = send_raw(api, owner, ch["id"], "keyed", headers={"Idempotency-Key": f"rt-{ch['id']}-{next(keys)}"})
+        assert r.status_code == 201, r.text
+
+    assert per_request(api, "POST", "/api/v1/messages", keyed) == (5, 2)
+
+
+def test_a_history_page_is_three_postgres_round_trips(api, channel):
+    """Principal, conversation, and the page itself (one statement building the JSON)."""
+    _owner, member, ch = channel
+
+    def page():
+        r = api.get(f"{MESSAGES}channel/{ch['id']}", params={"limit": 20}, headers=H(member))
+        assert r.status_code == 200, r.text
+        assert len(r.json()) == 20
+
+    assert per_request(api, "GET", "/api/v1/messages/channel/:channel_id", page) == (3, 0)
