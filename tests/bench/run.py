@@ -3,8 +3,11 @@
 
 Starts its own stack (deploy/stack.sh, free port, temporary run dir), prepares data, runs wrk against
 each endpoint and against a static file of the same size in the same run, and prints a table of
-requests/s, p50 and p99, and the ratio to the ceiling. Numbers on a shared 2-core machine move by
-±30 %: compare ratios, not absolutes, and run it twice.
+requests/s, p50 and p99, the ratio to the ceiling, and the PostgreSQL and Redis round trips of one
+request (from /metrics). Numbers on a shared 2-core machine move by ±30 %: compare ratios, not
+absolutes, and run it twice.
+
+    BENCH_ONLY=send   only the cases whose label contains "send"
 """
 import json
 import os
@@ -67,6 +70,45 @@ def wrk(url, script=None):
     return {"rps": rps, "p50": pct(50), "p99": pct(99), "errors": int(non2xx.group(1)) if non2xx else 0}
 
 
+def route_trips(c, route):
+    """(requests, PostgreSQL round trips, Redis round trips) of a route label "METHOD pattern", once settled."""
+    method, pattern = route.split(" ", 1)
+    pat = re.compile(r'^chat_http_route_(requests|db_round_trips|redis_round_trips)_total\{program="[^"]+",'
+                     r'method="([A-Z]+)",route="([^"]+)"\} (\d+)$', re.M)
+
+    def read():
+        got = {"requests": 0, "db_round_trips": 0, "redis_round_trips": 0}
+        r = c.get("/metrics")
+        if r.status_code != 200:
+            return None
+        for kind, m, rt, v in pat.findall(r.text):
+            if m == method and rt == pattern:
+                got[kind] += int(v)
+        return got["requests"], got["db_round_trips"], got["redis_round_trips"]
+
+    last = read()
+    for _ in range(10):
+        time.sleep(1.2)  # each handler process adds its counters once a second
+        now = read()
+        if now == last:
+            break
+        last = now
+    return last
+
+
+def spread_lua(path, headers, channels, content):
+    """POSTs rotating over `channels`."""
+    lines = ["local ids = {" + ",".join(f'"{c}"' for c in channels) + "}", "local i = 0", "wrk.method = \"POST\""]
+    for k, v in headers.items():
+        lines.append(f'wrk.headers["{k}"] = "{v}"')
+    lines += ["request = function()", "  i = i + 1",
+              f'  local body = \'{{"channel_id":"\' .. ids[(i % #ids) + 1] .. \'","content":"{content}"}}\'',
+              "  return wrk.format(nil, nil, nil, body)", "end"]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
 def lua(path, method, headers, body=None):
     lines = [f'wrk.method = "{method}"']
     for k, v in headers.items():
@@ -94,32 +136,54 @@ def main():
         ch = c.post("/api/v1/channels/", headers=auth, json={"name": name}).json()["id"]
         for i in range(60):
             c.post("/api/v1/messages/", headers=auth, json={"channel_id": ch, "content": f"message {i} for the bench"})
+        spread = [c.post("/api/v1/channels/", headers=auth, json={"name": f"{name}-{i}"}).json()["id"]
+                  for i in range(100)]
+        send_body = json.dumps({"channel_id": ch, "content": "a message sent by wrk"})
         cases = [
-            ("GET /api/v1/auth/me", "/api/v1/auth/me", "GET", None),
-            ("GET /api/v1/messages/channel/{id}?limit=50", f"/api/v1/messages/channel/{ch}?limit=50", "GET", None),
-            ("POST /api/v1/messages/", "/api/v1/messages/", "POST",
-             json.dumps({"channel_id": ch, "content": "a message sent by wrk"})),
+            ("GET /api/v1/auth/me", "/api/v1/auth/me", "GET", None, "GET /api/v1/auth/me"),
+            ("GET history page of 20", f"/api/v1/messages/channel/{ch}?limit=20", "GET", None,
+             "GET /api/v1/messages/channel/:channel_id"),
+            ("GET history page of 50", f"/api/v1/messages/channel/{ch}?limit=50", "GET", None,
+             "GET /api/v1/messages/channel/:channel_id"),
+            ("POST send, one conversation", "/api/v1/messages/", "POST", send_body, "POST /api/v1/messages"),
+            ("POST send, spread over 100", "/api/v1/messages/", "POST", "spread", "POST /api/v1/messages"),
         ]
+        only = os.environ.get("BENCH_ONLY")
+        if only:
+            cases = [case for case in cases if only in case[0]]
         rows = []
-        for label, path, method, body in cases:
+        for label, path, method, body, route in cases:
             headers = dict(auth)
             if body is not None:
                 headers["Content-Type"] = "application/json"
-            sample = c.request(method, path, headers=headers, content=body)
+            sample_body = send_body if body == "spread" else body
+            sample = c.request(method, path, headers=headers, content=sample_body)
             size = len(sample.content)
             static = f"{bench_dir}/{len(rows)}.json"
             with open(static, "wb") as f:
                 f.write(sample.content)
             ceiling = wrk(f"{url}/_bench/{len(rows)}.json")
-            api = wrk(url + path, lua(f"{bench_dir}/{len(rows)}.lua", method, headers, body))
-            rows.append((label, size, api, ceiling))
+            before = route_trips(c, route)
+            if body == "spread":
+                script = spread_lua(f"{bench_dir}/{len(rows)}.lua", headers, spread, "a message sent by wrk")
+            else:
+                script = lua(f"{bench_dir}/{len(rows)}.lua", method, headers, body)
+            api = wrk(url + path, script)
+            after = route_trips(c, route)
+            trips = None
+            if before and after and after[0] > before[0]:
+                n = after[0] - before[0]
+                trips = ((after[1] - before[1]) / n, (after[2] - before[2]) / n)
+            rows.append((label, size, api, ceiling, trips))
         print(f"\nwrk -t{THREADS} -c{CONNECTIONS} -d{DURATION}s through nginx on 127.0.0.1 "
               f"(ceiling = nginx serving a static file of the same size, same run)\n")
-        print(f"{'endpoint':<46} {'bytes':>6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
-              f"{'ceiling req/s':>14} {'ceil p99':>9} {'ratio':>6}")
-        for label, size, api, ceil in rows:
-            print(f"{label:<46} {size:>6} {api['rps']:>9.0f} {api['p50']:>8.2f} {api['p99']:>8.2f} "
-                  f"{api['errors']:>7} {ceil['rps']:>14.0f} {ceil['p99']:>9.2f} {api['rps'] / ceil['rps']:>6.2f}")
+        print(f"{'endpoint':<32} {'bytes':>6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+              f"{'ceiling req/s':>14} {'ceil p99':>9} {'ratio':>6} {'PG/req':>7} {'Redis/req':>9}")
+        for label, size, api, ceil, trips in rows:
+            pg, rd = (f"{trips[0]:.2f}", f"{trips[1]:.2f}") if trips else ("-", "-")
+            print(f"{label:<32} {size:>6} {api['rps']:>9.0f} {api['p50']:>8.2f} {api['p99']:>8.2f} "
+                  f"{api['errors']:>7} {ceil['rps']:>14.0f} {ceil['p99']:>9.2f} {api['rps'] / ceil['rps']:>6.2f} "
+                  f"{pg:>7} {rd:>9}")
     finally:
         stop_stack(base, env)
 
