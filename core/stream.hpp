@@ -31,17 +31,18 @@ inline constexpr const char* kRetried = "chat:metrics:jobs:retried";
 inline constexpr const char* kDeadLettered = "chat:metrics:jobs:dead_lettered";
 inline constexpr const char* kByType = "chat:metrics:jobs:by_type";  // hash "<type>:<outcome>" -> count
 inline constexpr const char* kSchedPrefix = "chat:sched:";       // + "<name>:<period number>": a period's claim
-inline constexpr const char* kSchedRuns = "chat:sched:runs";     // list "<name> <period> <consumer> <ms>", newest first
-inline constexpr const char* kSchedLast = "chat:sched:last";     // hash name -> "<period> <consumer> <ms>"
+inline constexpr const char* kSchedRuns = "chat:sched:runs";     // list of run records (below), newest first
+inline constexpr const char* kSchedLast = "chat:sched:last";     // hash name -> its last run record
+// (A run record: "<name> <period> <consumer> <ms> ok|failed <duration ms>".)
 inline constexpr const char* kPresence = "presence:online";      // sorted set user id -> expiry ms
 inline constexpr const char* kPresenceUserPrefix = "presence:user:";  // + user id: sorted set daemon -> expiry ms
-inline constexpr const char* kPresenceSwept = "chat:presence:swept_ms";
+inline constexpr const char* kPresenceSwept = "chat:presence:swept_ms";  // string: the worker's last sweep, ms
 inline constexpr const char* kEphemeral = "chat:ephemeral";      // pub/sub: typing, receipts, presence (§3)
 inline constexpr const char* kRevoked = "chat:sessions:revoked";  // pub/sub: revoked sessions (§4)
 inline constexpr const char* kHeartbeatWorker = "chat:heartbeat:worker";  // sorted set instance -> last beat ms
 inline constexpr const char* kHeartbeatRealtime = "chat:heartbeat:realtime";
 inline constexpr const char* kHttpMetrics = "chat:metrics:http";  // hash "<kind>|<program>|<label>" -> count
-inline constexpr const char* kSendRatePrefix = "rl:send:";       // + user id: the send token bucket
+inline constexpr const char* kSendRatePrefix = "rl:send:";  // + user id: string, the send bucket's GCRA time (µs)
 // Only with CHAT_WORKER_TEST_JOBS=1: the test jobs' records, + "ran:<key>:<job id>", "done:<key>",
 // "runs:<key>", "by:<key>", "attempts:<key>" (docs/worker.md); the integration tests read them.
 inline constexpr const char* kTestPrefix = "chat:test:";
