@@ -22,7 +22,7 @@ inline constexpr int64_t kIntervalMs = 2000;
 inline constexpr int64_t kStaleAfterMs = 10000;
 inline constexpr int64_t kForgetAfterMs = 600000;
 
-// The sorted set of a kind: "chat:heartbeat:worker", "chat:heartbeat:realtime".
+// The sorted set of a kind: stream::kHeartbeatWorker, stream::kHeartbeatRealtime (instance -> last beat ms).
 const char* key(Kind kind);
 const char* name(Kind kind);  // "worker", "realtime"
 

@@ -31,17 +31,21 @@ inline constexpr const char* kRetried = "chat:metrics:jobs:retried";
 inline constexpr const char* kDeadLettered = "chat:metrics:jobs:dead_lettered";
 inline constexpr const char* kByType = "chat:metrics:jobs:by_type";  // hash "<type>:<outcome>" -> count
 inline constexpr const char* kSchedPrefix = "chat:sched:";       // + "<name>:<period number>": a period's claim
-inline constexpr const char* kSchedRuns = "chat:sched:runs";     // list "<name> <period> <consumer> <ms>", newest first
-inline constexpr const char* kSchedLast = "chat:sched:last";     // hash name -> "<period> <consumer> <ms>"
+inline constexpr const char* kSchedRuns = "chat:sched:runs";     // list of run records (below), newest first
+inline constexpr const char* kSchedLast = "chat:sched:last";     // hash name -> its last run record
+// (A run record: "<name> <period> <consumer> <ms> ok|failed <duration ms>".)
 inline constexpr const char* kPresence = "presence:online";      // sorted set user id -> expiry ms
 inline constexpr const char* kPresenceUserPrefix = "presence:user:";  // + user id: sorted set daemon -> expiry ms
-inline constexpr const char* kPresenceSwept = "chat:presence:swept_ms";
+inline constexpr const char* kPresenceSwept = "chat:presence:swept_ms";  // string: the worker's last sweep, ms
 inline constexpr const char* kEphemeral = "chat:ephemeral";      // pub/sub: typing, receipts, presence (§3)
 inline constexpr const char* kRevoked = "chat:sessions:revoked";  // pub/sub: revoked sessions (§4)
-inline constexpr const char* kHeartbeatWorker = "chat:heartbeat:worker";      // hash instance -> last beat ms
+inline constexpr const char* kHeartbeatWorker = "chat:heartbeat:worker";  // sorted set instance -> last beat ms
 inline constexpr const char* kHeartbeatRealtime = "chat:heartbeat:realtime";
 inline constexpr const char* kHttpMetrics = "chat:metrics:http";  // hash "<kind>|<program>|<label>" -> count
-inline constexpr const char* kSendRatePrefix = "rl:send:";       // + user id: the send token bucket
+inline constexpr const char* kSendRatePrefix = "rl:send:";  // + user id: string, the send bucket's GCRA time (µs)
+// Only with CHAT_WORKER_TEST_JOBS=1: the test jobs' records, + "ran:<key>:<job id>", "done:<key>",
+// "runs:<key>", "by:<key>", "attempts:<key>" (docs/worker.md); the integration tests read them.
+inline constexpr const char* kTestPrefix = "chat:test:";
 
 // A safety cap of the events stream only: the worker trims it to its replay window (10 min, 100 000 events).
 inline constexpr const char* kEventsCap = "1000000";
@@ -105,19 +109,25 @@ struct Ephemeral {
   std::string except_user_id;                 // never to this user (the typist, the user whose status it is)
   std::string payload;                        // the client's JSON object text
 };
+// The type of the message between realtime daemons that ends a user's typing everywhere (user_ids = the
+// user whose last socket anywhere closed, empty payload); never delivered to a socket.
+inline constexpr const char* kUserGone = "user_gone";
 std::string encode(const Ephemeral& e);
 // False when `text` is not an ephemeral message (not JSON, or no payload object).
 bool parse(std::string_view text, Ephemeral& out);
 
 // A message of chat:sessions:revoked: the session's sockets close. session_id "*" is every session of
 // the user created before the message (a ban).
-struct Revocation {
-  std::string session_id;
-  std::string user_id;
-  std::string reason;  // the close reason the sockets get: "session_revoked", "user_banned", ...
-};
 inline constexpr const char* kAllSessions = "*";
+struct Revocation {
+  std::string session_id;  // kAllSessions: every session of user_id
+  std::string user_id;
+  std::string reason;  // the close reason the sockets get; "session_revoked" when the message has none
+
+  bool every_session() const { return session_id == kAllSessions; }
+};
 std::string encode(const Revocation& r);
+// nullopt for anything but a JSON object naming a session (a string), or "*" with a user.
 std::optional<Revocation> parse_revocation(std::string_view text);
 
 // ---- the job queue's statistics ------------------------------------------------------------------

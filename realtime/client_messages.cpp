@@ -2,6 +2,7 @@
 #include "realtime/client_messages.hpp"
 
 #include "core/json.hpp"
+#include "core/stream.hpp"
 
 namespace chat::realtime {
 namespace {
@@ -36,13 +37,12 @@ std::string typing_event(const std::string& user_id, const std::string& username
 
 std::string typing_ephemeral(const std::string& user_id, const std::string& username,
                              const std::string& conversation_id, bool is_typing, const std::string& now) {
-  json::Value msg = json::Value::object();
-  msg.set("type", "typing_indicator")
-      .set("conversation_id", conversation_id)
-      .set("user_ids", "")
-      .set("except_user_id", user_id)
-      .set("payload", json::Value::raw(typing_event(user_id, username, conversation_id, is_typing, now)));
-  return msg.dump();
+  stream::Ephemeral msg;
+  msg.type = "typing_indicator";
+  msg.conversation_id = conversation_id;
+  msg.except_user_id = user_id;
+  msg.payload = typing_event(user_id, username, conversation_id, is_typing, now);
+  return stream::encode(msg);
 }
 
 std::string online_users_event(const std::string& conversation_id, const std::vector<std::string>& users,

@@ -3,43 +3,7 @@
 
 #include <unordered_set>
 
-#include "core/json.hpp"
-
 namespace chat::realtime {
-namespace {
-
-std::vector<std::string> split_list(const std::string& list) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t comma = list.find(',', start);
-    std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!item.empty()) out.push_back(std::move(item));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
-std::string string_field(const cJSON* obj, const char* key) {
-  return json::as_string(json::field(obj, key)).value_or("");
-}
-
-}  // namespace
-
-bool parse_ephemeral(std::string_view text, Ephemeral& out) {
-  auto v = json::Value::parse(text);
-  if (!v || !json::is_object(v->get())) return false;
-  const cJSON* payload = json::field(v->get(), "payload");
-  if (!json::is_object(payload)) return false;
-  out.type = string_field(v->get(), "type");
-  out.conversation_id = string_field(v->get(), "conversation_id");
-  out.user_ids = split_list(string_field(v->get(), "user_ids"));
-  out.conversation_ids = split_list(string_field(v->get(), "conversation_ids"));
-  out.except_user_id = string_field(v->get(), "except_user_id");
-  out.payload = json::dump(payload);
-  return true;
-}
 
 bool Hub::add_socket(uint64_t conn, const std::string& user_id, const std::string& username,
                      const std::string& session_id, const std::vector<std::string>& conversations,

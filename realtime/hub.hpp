@@ -12,6 +12,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/stream.hpp"
 #include "realtime/stream_event.hpp"
 
 namespace chat::realtime {
@@ -23,17 +24,8 @@ class Sink {
   virtual void send(uint64_t conn_id, const Frame& frame) = 0;
 };
 
-// A pub/sub message of chat:ephemeral (docs/events.md §3).
-struct Ephemeral {
-  std::string type;
-  std::string conversation_id;
-  std::vector<std::string> user_ids;          // non-empty: only these users
-  std::vector<std::string> conversation_ids;  // non-empty: users sharing one of these (user_status)
-  std::string except_user_id;                 // never to this user (the typist, the user whose status it is)
-  std::string payload;                        // the client's JSON
-};
-// Parses the JSON text of a chat:ephemeral message; false when it is not one.
-bool parse_ephemeral(std::string_view text, Ephemeral& out);
+// A pub/sub message of chat:ephemeral (docs/events.md §3), parsed by stream::parse.
+using stream::Ephemeral;
 
 struct SocketInfo {
   uint64_t id = 0;

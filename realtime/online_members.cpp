@@ -1,6 +1,8 @@
-// The members from PostgreSQL (domain/membership), their expiries from presence:online in one ZMSCORE.
+// The members from PostgreSQL (domain/membership), their expiries from presence:online (stream::kPresence)
+// in one ZMSCORE.
 #include "realtime/online_members.hpp"
 
+#include "core/stream.hpp"
 #include "core/timefmt.hpp"
 #include "domain/membership.hpp"
 
@@ -9,7 +11,7 @@ namespace chat::realtime {
 std::vector<std::string> online_members(Context& ctx, const std::string& conversation_id) {
   std::vector<std::string> members = domain::member_ids_of(ctx, conversation_id);
   if (members.empty()) return {};
-  std::vector<std::string> args{"ZMSCORE", "presence:online"};
+  std::vector<std::string> args{"ZMSCORE", stream::kPresence};
   args.insert(args.end(), members.begin(), members.end());
   redis::Reply scores = ctx.redis.command(args);
   std::vector<std::string> online;

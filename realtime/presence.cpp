@@ -8,14 +8,12 @@
 #include "core/crypto.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
+#include "core/stream.hpp"
 #include "core/timefmt.hpp"
 #include "domain/membership.hpp"
 
 namespace chat::realtime {
 namespace {
-
-constexpr const char* kOnlineSet = "presence:online";
-constexpr const char* kEphemeral = "chat:ephemeral";
 
 // KEYS: presence:user:<uid>, presence:online. ARGV: daemon, expiry, uid, channel, message.
 // Registers the daemon for the user; announces only when the user was not online anywhere.
@@ -46,12 +44,12 @@ end
 return 0
 )lua";
 
-// KEYS: presence:online. ARGV: daemon, expiry, uid... Returns the users missing from presence:online
-// (swept while this daemon still had them): they are announced again.
+// KEYS: presence:online. ARGV: daemon, expiry, the presence:user: prefix, uid... Returns the users missing
+// from presence:online (swept while this daemon still had them): they are announced again.
 constexpr const char* kRefreshScript = R"lua(
 local missing = {}
-for i = 3, #ARGV do
-  local k = 'presence:user:' .. ARGV[i]
+for i = 4, #ARGV do
+  local k = ARGV[3] .. ARGV[i]
   redis.call('ZADD', k, ARGV[2], ARGV[1])
   redis.call('PEXPIRE', k, 60000)
   if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
@@ -63,13 +61,13 @@ end
 return missing
 )lua";
 
-// KEYS: presence:online. ARGV: now. Users whose global expiry passed and who have no live daemon
-// entry (the others get their expiry refreshed).
+// KEYS: presence:online. ARGV: now, the presence:user: prefix. Users whose global expiry passed and who
+// have no live daemon entry (the others get their expiry refreshed).
 constexpr const char* kSweepScript = R"lua(
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 200)
 local dead = {}
 for _, uid in ipairs(due) do
-  local k = 'presence:user:' .. uid
+  local k = ARGV[2] .. uid
   redis.call('ZREMRANGEBYSCORE', k, '-inf', ARGV[1])
   local top = redis.call('ZRANGE', k, -1, -1, 'WITHSCORES')
   if top[2] then redis.call('ZADD', KEYS[1], top[2], uid) else table.insert(dead, uid) end
@@ -77,10 +75,10 @@ end
 return dead
 )lua";
 
-// KEYS: presence:online. ARGV: daemon, grace expiry, uid...
+// KEYS: presence:online. ARGV: daemon, grace expiry, the presence:user: prefix, uid...
 constexpr const char* kReleaseScript = R"lua(
-for i = 3, #ARGV do
-  redis.call('ZREM', 'presence:user:' .. ARGV[i], ARGV[1])
+for i = 4, #ARGV do
+  redis.call('ZREM', ARGV[3] .. ARGV[i], ARGV[1])
   redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[i])
 end
 return 0
@@ -94,15 +92,8 @@ int64_t wall_ms() {
       .count();
 }
 
-std::string user_key(const std::string& user_id) { return "presence:user:" + user_id; }
-
 // The chat:ephemeral message carrying user_status to everyone sharing a conversation with the user.
 std::string status_message(Context& ctx, const std::string& user_id, const char* status) {
-  std::string conversations;
-  for (const auto& id : domain::conversation_ids_of(ctx, user_id)) {
-    if (!conversations.empty()) conversations.push_back(',');
-    conversations += id;
-  }
   std::string now = rfc3339_now();
   json::Value payload = json::Value::object();
   payload.set("type", "user_status")
@@ -110,14 +101,12 @@ std::string status_message(Context& ctx, const std::string& user_id, const char*
       .set("status", status)
       .set("last_seen_at", now)
       .set("timestamp", now);
-  json::Value msg = json::Value::object();
-  msg.set("type", "user_status")
-      .set("conversation_id", "")
-      .set("user_ids", "")
-      .set("conversation_ids", conversations)
-      .set("except_user_id", user_id)
-      .set("payload", std::move(payload));
-  return msg.dump();
+  stream::Ephemeral msg;
+  msg.type = "user_status";
+  msg.conversation_ids = domain::conversation_ids_of(ctx, user_id);
+  msg.except_user_id = user_id;
+  msg.payload = payload.dump();
+  return stream::encode(msg);
 }
 
 void set_online(Context& ctx, const std::string& user_id, bool online) {
@@ -134,8 +123,9 @@ namespace presence_jobs {
 
 void announce_online(Context& ctx, const std::string& daemon_id, const std::string& user_id) {
   std::string msg = status_message(ctx, user_id, "online");
-  redis::Reply r = ctx.redis.command({"EVAL", kOnlineScript, "2", user_key(user_id), kOnlineSet, daemon_id,
-                                      std::to_string(wall_ms() + Presence::kTtlMs), user_id, kEphemeral, msg});
+  redis::Reply r =
+      ctx.redis.command({"EVAL", kOnlineScript, "2", stream::presence_user_key(user_id), stream::kPresence, daemon_id,
+                         std::to_string(wall_ms() + Presence::kTtlMs), user_id, stream::kEphemeral, msg});
   if (r.is_error()) throw redis::RedisError("online script: " + r.str());
   if (r.integer() == 1) set_online(ctx, user_id, true);
 }
@@ -143,13 +133,14 @@ void announce_online(Context& ctx, const std::string& daemon_id, const std::stri
 void local_gone(Context& ctx, const std::string& daemon_id, const std::string& user_id) {
   // Not a ZREM: the entry stays live for the grace period, so a check started by another daemon's
   // earlier close cannot announce offline sooner than 5 s after this (later) close.
-  ctx.redis.command({"ZADD", user_key(user_id), std::to_string(wall_ms() + Presence::kOfflineGraceMs), daemon_id});
+  ctx.redis.command(
+      {"ZADD", stream::presence_user_key(user_id), std::to_string(wall_ms() + Presence::kOfflineGraceMs), daemon_id});
 }
 
 void check_offline(Context& ctx, const std::string& user_id) {
   std::string msg = status_message(ctx, user_id, "offline");
-  redis::Reply r = ctx.redis.command(
-      {"EVAL", kOfflineScript, "2", user_key(user_id), kOnlineSet, std::to_string(wall_ms()), user_id, kEphemeral, msg});
+  redis::Reply r = ctx.redis.command({"EVAL", kOfflineScript, "2", stream::presence_user_key(user_id),
+                                      stream::kPresence, std::to_string(wall_ms()), user_id, stream::kEphemeral, msg});
   if (r.is_error()) throw redis::RedisError("offline script: " + r.str());
   if (r.integer() == 1) set_online(ctx, user_id, false);
 }
@@ -157,8 +148,9 @@ void check_offline(Context& ctx, const std::string& user_id) {
 void refresh(Context& ctx, const std::string& daemon_id, const std::vector<std::string>& user_ids) {
   constexpr size_t kChunk = 500;
   for (size_t i = 0; i < user_ids.size(); i += kChunk) {
-    std::vector<std::string> args{"EVAL", kRefreshScript, "1", kOnlineSet, daemon_id,
-                                  std::to_string(wall_ms() + Presence::kTtlMs)};
+    const std::string expiry = std::to_string(wall_ms() + Presence::kTtlMs);
+    std::vector<std::string> args{
+        "EVAL", kRefreshScript, "1", stream::kPresence, daemon_id, expiry, stream::kPresenceUserPrefix};
     for (size_t k = i; k < user_ids.size() && k < i + kChunk; ++k) args.push_back(user_ids[k]);
     redis::Reply r = ctx.redis.command(args);
     if (r.is_error()) throw redis::RedisError("refresh script: " + r.str());
@@ -167,15 +159,17 @@ void refresh(Context& ctx, const std::string& daemon_id, const std::vector<std::
 }
 
 void sweep(Context& ctx) {
-  redis::Reply r = ctx.redis.command({"EVAL", kSweepScript, "1", kOnlineSet, std::to_string(wall_ms())});
+  redis::Reply r = ctx.redis.command(
+      {"EVAL", kSweepScript, "1", stream::kPresence, std::to_string(wall_ms()), stream::kPresenceUserPrefix});
   if (r.is_error()) throw redis::RedisError("sweep script: " + r.str());
   for (size_t k = 0; k < r.size(); ++k) check_offline(ctx, r.element(k).str());
 }
 
 void release(Context& ctx, const std::string& daemon_id, const std::vector<std::string>& user_ids) {
   if (user_ids.empty()) return;
-  std::vector<std::string> args{"EVAL", kReleaseScript, "1", kOnlineSet, daemon_id,
-                                std::to_string(wall_ms() + Presence::kOfflineGraceMs)};
+  const std::string expiry = std::to_string(wall_ms() + Presence::kOfflineGraceMs);
+  std::vector<std::string> args{
+      "EVAL", kReleaseScript, "1", stream::kPresence, daemon_id, expiry, stream::kPresenceUserPrefix};
   args.insert(args.end(), user_ids.begin(), user_ids.end());
   ctx.redis.command(args);
 }
@@ -184,7 +178,8 @@ bool held_elsewhere(Context& ctx, const std::string& daemon_id, const std::strin
   // A daemon with a socket open scores its entry now + 10..15 s (TTL 15 s, refreshed every 5 s); one whose
   // last socket closed scores it now + 5 s at most (the offline grace). Only the former holds a socket.
   const int64_t open_after = wall_ms() + (Presence::kOfflineGraceMs + Presence::kTtlMs - Presence::kRefreshMs) / 2;
-  redis::Reply r = ctx.redis.command({"ZRANGEBYSCORE", user_key(user_id), "(" + std::to_string(open_after), "+inf"});
+  redis::Reply r = ctx.redis.command(
+      {"ZRANGEBYSCORE", stream::presence_user_key(user_id), "(" + std::to_string(open_after), "+inf"});
   for (size_t k = 0; k < r.size(); ++k) {
     if (r.element(k).str() != daemon_id) return true;
   }

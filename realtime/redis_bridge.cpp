@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "core/log.hpp"
+#include "core/stream.hpp"
 
 namespace chat::realtime {
 namespace {
@@ -21,7 +22,7 @@ RedisBridge::RedisBridge(std::string redis_url, EventLoop& loop, EventHandler on
 RedisBridge::~RedisBridge() { stop(); }
 
 StreamId RedisBridge::newest_event_id(redis::Client& redis) {
-  redis::Reply r = redis.command({"XREVRANGE", kEventsStream, "+", "-", "COUNT", "1"});
+  redis::Reply r = redis.command({"XREVRANGE", stream::kEvents, "+", "-", "COUNT", "1"});
   if (r.is_error()) throw redis::RedisError("XREVRANGE refused: " + r.str());
   if (r.size() == 0) return StreamId{};
   return StreamId::parse(r.element(0).element(0).str()).value_or(StreamId{});
@@ -52,7 +53,8 @@ void RedisBridge::read_stream(StreamId from) {
   bool failing = false;
   while (!stopping_) {
     try {
-      redis::Reply r = redis.command({"XREAD", "COUNT", kBatch, "BLOCK", kBlockMs, "STREAMS", kEventsStream, last.str()});
+      redis::Reply r =
+          redis.command({"XREAD", "COUNT", kBatch, "BLOCK", kBlockMs, "STREAMS", stream::kEvents, last.str()});
       if (r.is_error()) throw redis::RedisError("XREAD refused: " + r.str());
       if (failing) log::info("stream_reader_recovered", {{"last_id", last.str()}});
       failing = false;
@@ -78,7 +80,7 @@ void RedisBridge::read_pubsub() {
   while (!stopping_) {
     try {
       if (!subscribed) {
-        sub.subscribe({kEphemeralChannel, kRevokedChannel});
+        sub.subscribe({stream::kEphemeral, stream::kRevoked});
         subscribed = true;
         if (failing) log::info("pubsub_reader_recovered");
         failing = false;

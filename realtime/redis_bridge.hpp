@@ -24,10 +24,6 @@ class RedisBridge {
   using EventHandler = std::function<void(EventBatch)>;
   using MessageHandler = std::function<void(MessageBatch)>;
 
-  static constexpr const char* kEventsStream = "chat:events";
-  static constexpr const char* kEphemeralChannel = "chat:ephemeral";
-  static constexpr const char* kRevokedChannel = "chat:sessions:revoked";
-
   RedisBridge(std::string redis_url, EventLoop& loop, EventHandler on_events, MessageHandler on_messages);
   ~RedisBridge();
 

@@ -4,12 +4,12 @@
 
 #include <algorithm>
 
+#include "core/stream.hpp"
 #include "realtime/event_loop.hpp"
 
 namespace chat::realtime {
 namespace {
 
-constexpr const char* kEventsStream = "chat:events";
 constexpr size_t kPage = 1000;
 // The contract's window is 10 minutes and at least 100 000 events; past twice that a resync is cheaper.
 constexpr size_t kMaxReplay = 200'000;
@@ -19,7 +19,7 @@ constexpr size_t kMaxReplay = 200'000;
 FetchedRange fetch_missed(redis::Client& redis, StreamId after) {
   FetchedRange out;
   out.upto = after;
-  redis::Reply info = redis.command({"XINFO", "STREAM", kEventsStream});
+  redis::Reply info = redis.command({"XINFO", "STREAM", stream::kEvents});
   if (info.is_error()) {  // no stream at all: only "0" was ever handed out
     if (!after.zero()) out.resync_reason = kResyncUnknown;
     return out;
@@ -57,7 +57,7 @@ FetchedRange fetch_missed(redis::Client& redis, StreamId after) {
     return out;
   }
   if (!after.zero()) {
-    redis::Reply exact = redis.command({"XRANGE", kEventsStream, after.str(), after.str(), "COUNT", "1"});
+    redis::Reply exact = redis.command({"XRANGE", stream::kEvents, after.str(), after.str(), "COUNT", "1"});
     if (exact.size() == 0) {
       out.resync_reason = kResyncUnknown;
       return out;
@@ -67,7 +67,7 @@ FetchedRange fetch_missed(redis::Client& redis, StreamId after) {
   int64_t now = monotonic_ms();
   for (;;) {
     redis::Reply page =
-        redis.command({"XRANGE", kEventsStream, "(" + cursor.str(), "+", "COUNT", std::to_string(kPage)});
+        redis.command({"XRANGE", stream::kEvents, "(" + cursor.str(), "+", "COUNT", std::to_string(kPage)});
     if (page.is_error()) throw redis::RedisError("XRANGE refused: " + page.str());
     std::vector<std::shared_ptr<StreamEvent>> entries;
     size_t n = parse_entries(page, now, entries, &cursor);

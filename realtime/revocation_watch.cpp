@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/log.hpp"
+#include "core/stream.hpp"
 #include "core/timefmt.hpp"
 #include "realtime/client_messages.hpp"
 #include "realtime/session_sweep.hpp"
@@ -20,7 +21,7 @@ void RevocationWatch::start() {
 }
 
 void RevocationWatch::on_message(const std::string& text) {
-  std::optional<RevocationMessage> m = parse_revocation(text);
+  std::optional<stream::Revocation> m = stream::parse_revocation(text);
   if (!m) return;
   std::vector<uint64_t> ids =
       m->every_session() ? hub_.sockets_of_user(m->user_id) : hub_.sockets_of_session(m->session_id);

@@ -1,7 +1,5 @@
-// The revocation message's fields and the one-minute memory of revocations.
+// The one-minute memory of revocations.
 #include "realtime/revocations.hpp"
-
-#include "core/json.hpp"
 
 namespace chat::realtime {
 namespace {
@@ -10,22 +8,11 @@ std::string user_key(const std::string& user_id) { return "*:" + user_id; }
 
 }  // namespace
 
-std::optional<RevocationMessage> parse_revocation(std::string_view text) {
-  auto v = json::Value::parse(text);
-  if (!v || !json::is_object(v->get())) return std::nullopt;
-  RevocationMessage m;
-  m.session_id = json::as_string(json::field(v->get(), "session_id")).value_or("");
-  m.user_id = json::as_string(json::field(v->get(), "user_id")).value_or("");
-  m.reason = json::as_string(json::field(v->get(), "reason")).value_or("session_revoked");
-  if (m.session_id.empty() || (m.every_session() && m.user_id.empty())) return std::nullopt;
-  return m;
-}
-
 void Revocations::revoke_session(const std::string& session_id, int64_t wall_ms) { revoked_[session_id] = wall_ms; }
 
 void Revocations::revoke_user(const std::string& user_id, int64_t wall_ms) { revoked_[user_key(user_id)] = wall_ms; }
 
-void Revocations::record(const RevocationMessage& m, int64_t wall_ms) {
+void Revocations::record(const stream::Revocation& m, int64_t wall_ms) {
   if (m.every_session()) {
     revoke_user(m.user_id, wall_ms);
   } else {

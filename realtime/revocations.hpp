@@ -6,21 +6,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 
+#include "core/stream.hpp"
+
 namespace chat::realtime {
-
-// A chat:sessions:revoked message: {"session_id", "user_id", "reason"}.
-struct RevocationMessage {
-  std::string session_id;  // "*": every session of user_id (a ban, a password reset)
-  std::string user_id;
-  std::string reason;  // force_disconnect's reason; "session_revoked" when the message has none
-
-  bool every_session() const { return session_id == "*"; }
-};
-// nullopt for anything but a JSON object naming a session, or "*" with a user.
-std::optional<RevocationMessage> parse_revocation(std::string_view text);
 
 class Revocations {
  public:
@@ -35,7 +25,8 @@ class Revocations {
 
   void revoke_session(const std::string& session_id, int64_t wall_ms);
   void revoke_user(const std::string& user_id, int64_t wall_ms);
-  void record(const RevocationMessage& m, int64_t wall_ms);
+  // A chat:sessions:revoked message (stream::parse_revocation): its session, or every session of its user.
+  void record(const stream::Revocation& m, int64_t wall_ms);
 
   // For an upgrade just authenticated: a session opened after its user's revoke-all is spared (the user
   // logged in again, with the new password or after an unban).

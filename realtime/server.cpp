@@ -12,6 +12,7 @@
 
 #include "core/heartbeat.hpp"
 #include "core/log.hpp"
+#include "core/stream.hpp"
 #include "core/timefmt.hpp"
 #include "realtime/deadlines.hpp"
 
@@ -178,17 +179,17 @@ void Server::on_stream_events(RedisBridge::EventBatch batch) {
 
 void Server::on_pubsub(RedisBridge::MessageBatch batch) {
   for (const auto& m : batch) {
-    if (m.channel == RedisBridge::kRevokedChannel) {
+    if (m.channel == stream::kRevoked) {
       revocation_watch_.on_message(m.payload);
       continue;
     }
     ++metrics_.ephemeral_in;
     Ephemeral e;
-    if (!parse_ephemeral(m.payload, e)) {
+    if (!stream::parse(m.payload, e)) {
       log::warn("ephemeral_malformed", {{"bytes", std::to_string(m.payload.size())}});
       continue;
     }
-    if (e.type == TypingRelay::kUserGoneSignal) {  // between daemons only: never delivered to a socket
+    if (e.type == stream::kUserGone) {  // between daemons only: never delivered to a socket
       if (e.user_ids.size() == 1) typing_.on_user_gone(e.user_ids[0]);
       continue;
     }

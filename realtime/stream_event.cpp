@@ -2,7 +2,6 @@
 #include "realtime/stream_event.hpp"
 
 #include <algorithm>
-#include <charconv>
 
 #include "core/json.hpp"
 #include "core/redis.hpp"
@@ -11,40 +10,12 @@
 namespace chat::realtime {
 namespace {
 
-bool parse_u64(std::string_view s, uint64_t& out) {
-  if (s.empty() || s.size() > 20) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
-std::vector<std::string> split_ids(std::string_view list) {
-  std::vector<std::string> out;
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view item = list.substr(0, comma);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (!item.empty()) out.emplace_back(item);
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return out;
-}
-
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 }  // namespace
 
 Frame make_text_frame(std::string_view json_text) {
   return std::make_shared<const std::string>(ws::encode_text(json_text));
-}
-
-std::optional<StreamId> StreamId::parse(std::string_view text) {
-  StreamId id;
-  size_t dash = text.find('-');
-  if (!parse_u64(text.substr(0, dash), id.ms)) return std::nullopt;
-  if (dash != std::string_view::npos && !parse_u64(text.substr(dash + 1), id.seq)) return std::nullopt;
-  return id;
 }
 
 bool StreamEvent::names_user(std::string_view user_id) const {
@@ -80,27 +51,18 @@ std::optional<StreamEvent> make_event(std::string_view id, const std::map<std::s
                                       int64_t now_ms) {
   auto parsed = StreamId::parse(id);
   if (!parsed) return std::nullopt;
-  auto get = [&fields](const char* k) -> std::string {
-    auto it = fields.find(k);
-    return it == fields.end() ? std::string() : it->second;
-  };
-  std::string payload = get("payload");
-  size_t a = payload.find_first_not_of(" \t\r\n");
-  size_t b = payload.find_last_not_of(" \t\r\n");
-  if (a == std::string::npos || payload[a] != '{' || payload[b] != '}') return std::nullopt;
+  std::optional<stream::Entry> entry = stream::parse_entry(fields);
+  if (!entry) return std::nullopt;
 
   StreamEvent e;
   e.id = *parsed;
   e.id_text = std::string(id);
-  e.type = get("type");
-  e.conversation_id = get("conversation_id");
-  std::string audience = get("audience");
-  e.audience = audience == "everyone" ? Audience::kEveryone
-               : audience == "users"  ? Audience::kUsers
-                                      : Audience::kConversation;
-  e.user_ids = split_ids(get("user_ids"));
-  e.outbox_id = get("outbox_id");
-  e.payload = splice_event_id(payload, e.id_text);
+  e.type = std::move(entry->type);
+  e.conversation_id = std::move(entry->conversation_id);
+  e.audience = entry->audience;
+  e.user_ids = std::move(entry->user_ids);
+  e.outbox_id = std::move(entry->outbox_id);
+  e.payload = splice_event_id(entry->payload, e.id_text);
   e.frame = make_text_frame(e.payload);
   e.received_ms = now_ms;
   return e;

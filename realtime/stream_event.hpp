@@ -1,5 +1,5 @@
-// Entries of the chat:events stream as the daemon keeps them: parsed routing fields, the payload with
-// its event_id spliced in, the WebSocket frame encoded once; and the ring of recent entries.
+// Entries of the chat:events stream as the daemon keeps them: the routing fields of core/stream's Entry,
+// the payload with its event_id spliced in, the WebSocket frame encoded once; and the ring of recent entries.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/stream.hpp"
+
 namespace chat::redis {
 class Reply;
 }
@@ -21,19 +23,9 @@ namespace chat::realtime {
 using Frame = std::shared_ptr<const std::string>;
 Frame make_text_frame(std::string_view json_text);
 
-// A Redis stream entry id "<ms>-<seq>", ordered numerically (not as text).
-struct StreamId {
-  uint64_t ms = 0;
-  uint64_t seq = 0;
-
-  // "0", "0-0", "1795307486388" (seq 0) and "1795307486388-7"; nullopt for anything else.
-  static std::optional<StreamId> parse(std::string_view text);
-  std::string str() const { return std::to_string(ms) + "-" + std::to_string(seq); }
-  bool zero() const { return ms == 0 && seq == 0; }
-  auto operator<=>(const StreamId&) const = default;
-};
-
-enum class Audience : uint8_t { kConversation, kEveryone, kUsers };
+// The wire format's names, so the daemon reads the same as before core/stream defined them.
+using stream::Audience;
+using stream::StreamId;
 
 struct StreamEvent {
   StreamId id;
@@ -59,8 +51,8 @@ using EventPtr = std::shared_ptr<const StreamEvent>;
 // Adds "event_id" to a JSON object text without re-serializing it: `{"a":1}` → `{"a":1,"event_id":"X"}`.
 std::string splice_event_id(std::string_view payload, std::string_view event_id);
 
-// Builds an event from an entry's id and field/value pairs; nullopt when the id is not a stream id
-// or the payload is not a JSON object.
+// Builds an event from an entry's id and field/value pairs (stream::parse_entry); nullopt when the id is
+// not a stream id or the payload is not a JSON object.
 std::optional<StreamEvent> make_event(std::string_view id, const std::map<std::string, std::string>& fields,
                                       int64_t now_ms);
 

@@ -1,9 +1,9 @@
 // The typing tracker's changes turned into chat:ephemeral messages, in order, on the lane.
 #include "realtime/typing_relay.hpp"
 
+#include "core/stream.hpp"
 #include "core/timefmt.hpp"
 #include "realtime/client_messages.hpp"
-#include "realtime/redis_bridge.hpp"
 
 namespace chat::realtime {
 
@@ -29,10 +29,11 @@ void TypingRelay::last_local_socket_closed(const std::string& user_id) {
     if (elsewhere || !hub_.sockets_of_user(user_id).empty()) return;  // or it came back here meanwhile
     end_all_of(user_id);
     // The typing may have started on another daemon, whose tab closed earlier: tell every daemon.
-    std::string msg =
-        "{\"type\":\"" + std::string(kUserGoneSignal) + "\",\"user_ids\":\"" + user_id + "\",\"payload\":{}}";
-    lane_.submit([msg = std::move(msg)](Context& ctx) {
-      ctx.redis.command({"PUBLISH", RedisBridge::kEphemeralChannel, msg});
+    stream::Ephemeral gone;
+    gone.type = stream::kUserGone;
+    gone.user_ids = {user_id};
+    lane_.submit([msg = stream::encode(gone)](Context& ctx) {
+      ctx.redis.command({"PUBLISH", stream::kEphemeral, msg});
     });
   });
 }
@@ -48,9 +49,7 @@ void TypingRelay::end_all_of(const std::string& user_id) {
 void TypingRelay::publish(const std::string& user_id, const std::string& username,
                           const std::string& conversation_id, bool is_typing) {
   std::string msg = typing_ephemeral(user_id, username, conversation_id, is_typing, rfc3339_now());
-  lane_.submit([msg = std::move(msg)](Context& ctx) {
-    ctx.redis.command({"PUBLISH", RedisBridge::kEphemeralChannel, msg});
-  });
+  lane_.submit([msg = std::move(msg)](Context& ctx) { ctx.redis.command({"PUBLISH", stream::kEphemeral, msg}); });
 }
 
 }  // namespace chat::realtime

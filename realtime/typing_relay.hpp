@@ -1,7 +1,7 @@
 // Typing across daemons: the typists connected here (typing.hpp) relayed to the conversation through
 // chat:ephemeral, ending on `false`, after 10 s, when the typist leaves the conversation, and when the
 // typist's last socket anywhere closes — which may be on another daemon, hence the user_gone signal
-// between daemons (docs/events.md). Loop thread; the publishing runs on the ordered lane.
+// between daemons (stream::kUserGone, docs/events.md). Loop thread; the publishing runs on the ordered lane.
 #pragma once
 
 #include <cstdint>
@@ -17,9 +17,6 @@ namespace chat::realtime {
 
 class TypingRelay {
  public:
-  // The chat:ephemeral type of the signal between daemons: never delivered to a socket.
-  static constexpr const char* kUserGoneSignal = "user_gone";
-
   TypingRelay(EventLoop& loop, WorkerPool& lane, Presence& presence, Hub& hub);
 
   // A typing_indicator from a local socket.

@@ -9,6 +9,7 @@
 #include "core/crypto.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
+#include "core/stream.hpp"
 #include "domain/outbox.hpp"
 #include "worker/maintenance.hpp"
 
@@ -46,6 +47,11 @@ constexpr db::Statement kNotify{
     "notified AS (UPDATE mentions SET notified_at = now() "
     "  WHERE message_id = $1 AND user_id IN (SELECT user_id FROM ins)) "
     "SELECT user_id FROM ins ORDER BY user_id"};
+
+// A test job's record: stream::kTestPrefix + "<what>:<key>" (the integration tests read them).
+std::string test_key(const char* what, const std::string& key) {
+  return std::string(stream::kTestPrefix) + what + ":" + key;
+}
 
 // KEYS: ran marker, done counter, runs counter, by-consumer hash. ARGV: consumer.
 // The marker and the count change together, so the effect happens once per job id however many runs.
@@ -190,9 +196,9 @@ void test_sleep(JobContext& jc) {
     std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
         std::chrono::milliseconds(10), until - std::chrono::steady_clock::now()));
   }
-  redis::Reply r = jc.ctx.redis.command({"EVAL", kTestDoneScript, "4", "chat:test:ran:" + s->key + ":" + jc.job.job_id,
-                                         "chat:test:done:" + s->key, "chat:test:runs:" + s->key,
-                                         "chat:test:by:" + s->key, jc.consumer});
+  redis::Reply r =
+      jc.ctx.redis.command({"EVAL", kTestDoneScript, "4", test_key("ran", s->key + ":" + jc.job.job_id),
+                            test_key("done", s->key), test_key("runs", s->key), test_key("by", s->key), jc.consumer});
   if (r.is_error()) throw redis::RedisError("test_sleep script refused: " + r.str());
 }
 
@@ -200,7 +206,7 @@ void test_fail(JobContext& jc) {
   auto doc = json::Value::parse(jc.job.payload);
   auto key = doc ? json::as_string(json::field(doc->get(), "key")) : std::nullopt;
   if (key && !key->empty()) {
-    jc.ctx.redis.command({"RPUSH", "chat:test:attempts:" + *key,
+    jc.ctx.redis.command({"RPUSH", test_key("attempts", *key),
                           std::to_string(jc.job.attempt) + " " + std::to_string(now_ms()) + " " + jc.consumer});
   }
   throw std::runtime_error("test_fail: failing on purpose (attempt " + std::to_string(jc.job.attempt) + ")");

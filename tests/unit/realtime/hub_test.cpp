@@ -164,7 +164,7 @@ TEST_F(HubTest, TypingGoesToMembersButTheTypistAndNotToLeftSockets) {
   hub.add_socket(4, "carol", "carol", "s4", {"c2"}, {});
   hub.leave(3, "c1");
   Ephemeral m;
-  ASSERT_TRUE(parse_ephemeral(
+  ASSERT_TRUE(stream::parse(
       R"({"type":"typing_indicator","conversation_id":"c1","user_ids":"","except_user_id":"alice","payload":{"type":"typing_indicator","is_typing":true}})",
       m));
   hub.route_ephemeral(m, make_text_frame(m.payload));
@@ -181,7 +181,7 @@ TEST_F(HubTest, UserStatusReachesEveryoneSharingAConversationOnce) {
   hub.add_socket(3, "carol", "carol", "s3", {"c3"}, {});
   hub.leave(2, "c1");
   Ephemeral m;
-  ASSERT_TRUE(parse_ephemeral(
+  ASSERT_TRUE(stream::parse(
       R"({"type":"user_status","conversation_id":"","user_ids":"","conversation_ids":"c1,c2","except_user_id":"alice","payload":{"type":"user_status"}})",
       m));
   hub.route_ephemeral(m, make_text_frame(m.payload));
@@ -194,14 +194,14 @@ TEST_F(HubTest, ReadReceiptGoesToTheListedUserOnly) {
   hub.add_socket(1, "alice", "alice", "s1", {"c1"}, {});
   hub.add_socket(2, "bob", "bob", "s2", {"c1"}, {});
   Ephemeral m;
-  ASSERT_TRUE(parse_ephemeral(
+  ASSERT_TRUE(stream::parse(
       R"({"type":"read_receipt","conversation_id":"c1","user_ids":"alice","payload":{"type":"read_receipt","seq":3}})",
       m));
   hub.route_ephemeral(m, make_text_frame(m.payload));
   EXPECT_EQ(sink.count(1), 1u);
   EXPECT_EQ(sink.count(2), 0u);
-  EXPECT_FALSE(parse_ephemeral("not json", m));
-  EXPECT_FALSE(parse_ephemeral(R"({"type":"x"})", m)) << "a message without a payload object";
+  EXPECT_FALSE(stream::parse("not json", m));
+  EXPECT_FALSE(stream::parse(R"({"type":"x"})", m)) << "a message without a payload object";
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// Tests realtime/revocations.hpp: the revocation message, the verdicts an upgrade gets, the one-minute memory.
+// Tests realtime/revocations.hpp: the revocation message (stream::parse_revocation) as the daemon records
+// it, the verdicts an upgrade gets, the one-minute memory.
 #include "realtime/revocations.hpp"
 
 #include <gtest/gtest.h>
@@ -11,31 +12,31 @@ using Verdict = Revocations::Verdict;
 constexpr int64_t kT = 1'800'000'000'000;  // a wall-clock instant, ms
 
 TEST(ParseRevocation, SessionAndEverySession) {
-  auto one = parse_revocation(R"({"session_id":"s1","user_id":"u1","reason":"logout"})");
+  auto one = stream::parse_revocation(R"({"session_id":"s1","user_id":"u1","reason":"logout"})");
   ASSERT_TRUE(one);
   EXPECT_EQ(one->session_id, "s1");
   EXPECT_EQ(one->user_id, "u1");
   EXPECT_EQ(one->reason, "logout");
   EXPECT_FALSE(one->every_session());
 
-  auto all = parse_revocation(R"({"session_id":"*","user_id":"u1","reason":"banned"})");
+  auto all = stream::parse_revocation(R"({"session_id":"*","user_id":"u1","reason":"banned"})");
   ASSERT_TRUE(all);
   EXPECT_TRUE(all->every_session());
 }
 
 TEST(ParseRevocation, ReasonDefaultsToSessionRevoked) {
-  auto m = parse_revocation(R"({"session_id":"s1"})");
+  auto m = stream::parse_revocation(R"({"session_id":"s1"})");
   ASSERT_TRUE(m);
   EXPECT_EQ(m->reason, "session_revoked");
 }
 
 TEST(ParseRevocation, RefusesWhatNamesNoSession) {
-  EXPECT_FALSE(parse_revocation("not json"));
-  EXPECT_FALSE(parse_revocation(R"(["s1"])"));
-  EXPECT_FALSE(parse_revocation(R"({"user_id":"u1"})"));
-  EXPECT_FALSE(parse_revocation(R"({"session_id":"","user_id":"u1"})"));
-  EXPECT_FALSE(parse_revocation(R"({"session_id":"*"})")) << "every session of nobody";
-  EXPECT_FALSE(parse_revocation(R"({"session_id":42,"user_id":"u1"})"));
+  EXPECT_FALSE(stream::parse_revocation("not json"));
+  EXPECT_FALSE(stream::parse_revocation(R"(["s1"])"));
+  EXPECT_FALSE(stream::parse_revocation(R"({"user_id":"u1"})"));
+  EXPECT_FALSE(stream::parse_revocation(R"({"session_id":"","user_id":"u1"})"));
+  EXPECT_FALSE(stream::parse_revocation(R"({"session_id":"*"})")) << "every session of nobody";
+  EXPECT_FALSE(stream::parse_revocation(R"({"session_id":42,"user_id":"u1"})"));
 }
 
 TEST(Revocations, NothingRevokedAllows) {
@@ -68,8 +69,8 @@ TEST(Revocations, TheSessionVerdictComesFirst) {
 
 TEST(Revocations, RecordFollowsTheMessage) {
   Revocations r;
-  r.record(*parse_revocation(R"({"session_id":"s1","user_id":"u1"})"), kT);
-  r.record(*parse_revocation(R"({"session_id":"*","user_id":"u2"})"), kT);
+  r.record(*stream::parse_revocation(R"({"session_id":"s1","user_id":"u1"})"), kT);
+  r.record(*stream::parse_revocation(R"({"session_id":"*","user_id":"u2"})"), kT);
   EXPECT_EQ(r.check("s1", "u1", kT - 1, kT), Verdict::kSessionRevoked);
   EXPECT_EQ(r.check("s9", "u2", kT - 1, kT), Verdict::kUserRevoked);
   EXPECT_EQ(r.size(), 2u);
