@@ -19,9 +19,17 @@ constexpr db::Statement kInsertOutbox{
     "outbox_insert",
     "INSERT INTO outbox (stream, conversation_id, event_type, audience, user_ids, payload) "
     "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"};
-// The lock of one conversation's relay (the key space 727301 is the outbox's; "" is the rows of none).
-constexpr db::Statement kLockConversation{"outbox_lock_conversation",
-                                          "SELECT pg_advisory_xact_lock(727301, hashtext($1))"};
+// The lock of one conversation's relay (the key space 727301 is the outbox's; "" is the rows of none), and
+// the relay transaction's settings. Its COMMIT only deletes rows that are on the stream already: it need not
+// wait for its WAL to reach the disk (a crash that loses it brings the rows back, they are appended again,
+// and the readers drop the repeated outbox ids; the send's own COMMIT, the one a 2xx stands for, stays
+// synchronous). And no sequential scan: the statistics see a few live rows and would have the table scanned,
+// but its pages hold every row inserted and deleted since the last vacuum; the conversation's index finds
+// its rows.
+constexpr db::Statement kLockConversation{
+    "outbox_lock_conversation",
+    "SELECT pg_advisory_xact_lock(727301, hashtext($1)), set_config('synchronous_commit', 'off', true), "
+    "set_config('enable_seqscan', 'off', true)"};
 // The rows, deleted at once and kept only by this transaction's lock until the XADDs are done. A row the
 // caller wrote itself ($2) comes back without its payload: the caller has it. `id = ANY(ARRAY(...))` makes
 // the page an InitPlan and the DELETE an index lookup of its ids (`IN (SELECT ...)` can become a hash join
@@ -90,16 +98,9 @@ int relay_conversation(Context& ctx, const std::string& conversation_id, const s
   try {
     db::Transaction tx(ctx.db);
     const db::Statement& take = conversation_id.empty() ? kTakeOfNone : kTakeOfConversation;
-    // The relay's COMMIT only deletes rows that are on the stream already: it need not wait for its WAL to
-    // reach the disk. A crash that loses it brings the rows back, they are appended again, and the readers
-    // drop the repeated outbox ids; the send's own COMMIT, the one a 2xx stands for, stays synchronous.
-    // No sequential scan: the statistics see a few live rows and would have the table scanned, but its pages
-    // hold every row inserted and deleted since the last vacuum; the conversation's index finds its rows.
-    auto results = tx.exec_all({db::Call{nullptr, {}, "SET LOCAL synchronous_commit TO off"},
-                                db::Call{nullptr, {}, "SET LOCAL enable_seqscan TO off"},
-                                db::Call{&kLockConversation, {conversation_id}},
+    auto results = tx.exec_all({db::Call{&kLockConversation, {conversation_id}},
                                 db::Call{&take, {conversation_id, id_array(known)}}});
-    const db::Result& rows = results[3];
+    const db::Result& rows = results[1];
     if (rows.empty()) {
       tx.commit();
       return 0;

@@ -56,6 +56,15 @@ def per_request(api, method: str, route: str, request) -> tuple[float, float]:
     return (after[1] - before[1]) / N, (after[2] - before[2]) / N
 
 
+def assert_send_trips(trips):
+    """Five PostgreSQL round trips, always; Redis: the rate limit, then the XADD pipeline, which is skipped when
+    another relay (the worker's, after a mention job, or its periodic one) appended the conversation's rows
+    first — so one or two, and never more."""
+    pg, redis = trips
+    assert pg == 5, trips
+    assert 1 < redis <= 2, trips
+
+
 @pytest.fixture()
 def channel(api, users):
     owner, member = users(2)
@@ -86,7 +95,7 @@ def test_a_plain_send_is_five_postgres_and_two_redis_round_trips(api, channel):
         r = send_raw(api, owner, ch["id"], "a plain message")
         assert r.status_code == 201, r.text
 
-    assert per_request(api, "POST", "/api/v1/messages", plain) == (5, 2)
+    assert_send_trips(per_request(api, "POST", "/api/v1/messages", plain))
 
 
 def test_a_send_with_mentions_costs_no_more_round_trips(api, channel):
@@ -99,7 +108,7 @@ def test_a_send_with_mentions_costs_no_more_round_trips(api, channel):
         assert r.status_code == 201, r.text
         assert r.json()["mentions"] == [member.user["id"]]
 
-    assert per_request(api, "POST", "/api/v1/messages", mention) == (5, 2)
+    assert_send_trips(per_request(api, "POST", "/api/v1/messages", mention))
 
 
 def test_a_send_with_an_idempotency_key_costs_no_more_round_trips(api, channel):
@@ -110,7 +119,7 @@ def test_a_send_with_an_idempotency_key_costs_no_more_round_trips(api, channel):
         r = send_raw(api, owner, ch["id"], "keyed", headers={"Idempotency-Key": f"rt-{ch['id']}-{next(keys)}"})
         assert r.status_code == 201, r.text
 
-    assert per_request(api, "POST", "/api/v1/messages", keyed) == (5, 2)
+    assert_send_trips(per_request(api, "POST", "/api/v1/messages", keyed))
 
 
 def test_a_history_page_is_three_postgres_round_trips(api, channel):
