@@ -15,21 +15,20 @@
 namespace chat::realtime {
 namespace {
 
-// KEYS: presence:user:<uid>, presence:online. ARGV: daemon, expiry, uid, channel, message.
-// Registers the daemon for the user; announces only when the user was not online anywhere.
+// KEYS: presence:user:<uid>, presence:online. ARGV: daemon, expiry, uid.
+// Registers the daemon for the user; returns 1 when the user was not online anywhere (the caller announces).
 constexpr const char* kOnlineScript = R"lua(
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], 60000)
 local had = redis.call('ZSCORE', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[3])
 if had then return 0 end
-redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
 )lua";
 
-// KEYS: presence:user:<uid>, presence:online. ARGV: now, uid, channel, message.
-// Claims the offline transition when no daemon holds a live entry for the user; else refreshes the
-// user's global expiry from the live entries.
+// KEYS: presence:user:<uid>, presence:online. ARGV: now, uid.
+// Claims the offline transition (returns 1) when no daemon holds a live entry for the user; else refreshes
+// the user's global expiry from the live entries.
 constexpr const char* kOfflineScript = R"lua(
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
@@ -37,10 +36,7 @@ if top[2] then
   redis.call('ZADD', KEYS[2], 'XX', 'GT', top[2], ARGV[2])
   return 0
 end
-if redis.call('ZREM', KEYS[2], ARGV[2]) == 1 then
-  redis.call('PUBLISH', ARGV[3], ARGV[4])
-  return 1
-end
+if redis.call('ZREM', KEYS[2], ARGV[2]) == 1 then return 1 end
 return 0
 )lua";
 
@@ -121,13 +117,16 @@ void set_online(Context& ctx, const std::string& user_id, bool online) {
 
 namespace presence_jobs {
 
+// The transition is claimed in Redis (one daemon wins it), then stored in PostgreSQL, then announced: a
+// client that gets user_status and reads the user over REST finds the same state.
 void announce_online(Context& ctx, const std::string& daemon_id, const std::string& user_id) {
-  std::string msg = status_message(ctx, user_id, "online");
   redis::Reply r =
       ctx.redis.command({"EVAL", kOnlineScript, "2", stream::presence_user_key(user_id), stream::kPresence, daemon_id,
-                         std::to_string(wall_ms() + Presence::kTtlMs), user_id, stream::kEphemeral, msg});
+                         std::to_string(wall_ms() + Presence::kTtlMs), user_id});
   if (r.is_error()) throw redis::RedisError("online script: " + r.str());
-  if (r.integer() == 1) set_online(ctx, user_id, true);
+  if (r.integer() != 1) return;
+  set_online(ctx, user_id, true);
+  ctx.redis.command({"PUBLISH", stream::kEphemeral, status_message(ctx, user_id, "online")});
 }
 
 void local_gone(Context& ctx, const std::string& daemon_id, const std::string& user_id) {
@@ -138,11 +137,12 @@ void local_gone(Context& ctx, const std::string& daemon_id, const std::string& u
 }
 
 void check_offline(Context& ctx, const std::string& user_id) {
-  std::string msg = status_message(ctx, user_id, "offline");
   redis::Reply r = ctx.redis.command({"EVAL", kOfflineScript, "2", stream::presence_user_key(user_id),
-                                      stream::kPresence, std::to_string(wall_ms()), user_id, stream::kEphemeral, msg});
+                                      stream::kPresence, std::to_string(wall_ms()), user_id});
   if (r.is_error()) throw redis::RedisError("offline script: " + r.str());
-  if (r.integer() == 1) set_online(ctx, user_id, false);
+  if (r.integer() != 1) return;
+  set_online(ctx, user_id, false);
+  ctx.redis.command({"PUBLISH", stream::kEphemeral, status_message(ctx, user_id, "offline")});
 }
 
 void refresh(Context& ctx, const std::string& daemon_id, const std::vector<std::string>& user_ids) {

@@ -1,8 +1,9 @@
 // Online/offline across tabs and daemons (API.md §9.2 user_status). Redis holds, per user, a sorted set
 // presence:user:<uid> of daemon ids scored by expiry (now + 15 s, refreshed every 5 s by each daemon
 // for its users), and presence:online (uid → latest expiry). Lua scripts claim the online and offline
-// transitions atomically and publish user_status in the same step, so two daemons never both announce
-// one and announcements keep their order. When the user's last socket on a daemon closes, that daemon's
+// transitions atomically, so two daemons never both announce one; the winner stores the new state in
+// PostgreSQL and then publishes user_status, so a client reading the user on that event sees it. (An
+// offline comes at least 5 s after the last close, so an online and the next offline never cross.) When the user's last socket on a daemon closes, that daemon's
 // entry is re-scored to now + 5 s and a check runs just after: `offline` goes out only when no entry is
 // live, i.e. 5 s after the last close anywhere. Each daemon sweeps presence:online every 2 s for expired
 // users, which covers a daemon that was killed. All Redis and PostgreSQL work runs on the ordered lane.
