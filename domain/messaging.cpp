@@ -247,13 +247,11 @@ http::Response send_message(Context& ctx, const CurrentUser& me, SendInput in, c
   }
   if (r.is_null(0, "j")) http::forbidden(w.archived);  // archived while the send waited for its lock
   Outbox out;
-  out.written({r.str(0, "event_id"), stream::kEvents,
-               stream::Entry{"new_message", conv.id, Audience::kConversation, {}, r.str(0, "event_payload"),
-                             r.str(0, "event_id")}});
+  out.written({stream::kEvents, stream::Entry{"new_message", conv.id, Audience::kConversation, {},
+                                              r.str(0, "event_payload"), r.str(0, "event_id")}});
   if (!r.is_null(0, "job_id")) {
-    out.written({r.str(0, "job_id"), stream::kJobs,
-                 stream::Entry{"mention_notification", conv.id, Audience::kUsers, {}, r.str(0, "job_payload"),
-                               r.str(0, "job_id")}});
+    out.written({stream::kJobs, stream::Entry{"mention_notification", conv.id, Audience::kUsers, {},
+                                              r.str(0, "job_payload"), r.str(0, "job_id")}});
   }
   std::string message = r.str(0, "j");
   out.relay(ctx);

@@ -7,7 +7,6 @@
 #include "domain/outbox.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "core/log.hpp"
 #include "core/timefmt.hpp"
@@ -18,7 +17,7 @@ namespace {
 constexpr db::Statement kInsertOutbox{
     "outbox_insert",
     "INSERT INTO outbox (stream, conversation_id, event_type, audience, user_ids, payload) "
-    "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"};
+    "VALUES ($1, $2, $3, $4, $5, $6)"};
 // The lock of one conversation's relay (the key space 727301 is the outbox's; "" is the rows of none), and
 // the relay transaction's settings. Its COMMIT only deletes rows that are on the stream already: it need not
 // wait for its WAL to reach the disk (a crash that loses it brings the rows back, they are appended again,
@@ -33,9 +32,9 @@ constexpr db::Statement kLockConversation{
 // The rows, deleted at once and kept only by this transaction's lock until the XADDs are done. A row the
 // caller wrote itself ($2) comes back without its payload: the caller has it. `id = ANY(ARRAY(...))` makes
 // the page an InitPlan and the DELETE an index lookup of its ids (`IN (SELECT ...)` can become a hash join
-// that scans the whole table).
+// that scans the whole table). $3 is the page size, kRelayPage.
 #define CHAT_OUTBOX_TAKE(where)                                                                            \
-  "DELETE FROM outbox WHERE id = ANY(ARRAY(SELECT id FROM outbox WHERE " where " ORDER BY id LIMIT 500)) "  \
+  "DELETE FROM outbox WHERE id = ANY(ARRAY(SELECT id FROM outbox WHERE " where " ORDER BY id LIMIT $3)) "   \
   "RETURNING id, stream, coalesce(conversation_id::text, '') AS conversation_id, event_type, audience, "   \
   "user_ids, CASE WHEN id = ANY($2::bigint[]) THEN NULL ELSE payload END AS payload"
 constexpr db::Statement kTakeOfConversation{"outbox_take", CHAT_OUTBOX_TAKE("conversation_id = $1::uuid")};
@@ -49,15 +48,13 @@ std::optional<std::string> opt_uuid(const std::string& s) {
   return s.empty() ? std::nullopt : std::optional<std::string>(s);
 }
 
-std::string id_array(const std::map<std::string, WrittenRow>* known) {
-  std::string out = "{";
+// The ids of the rows the caller wrote, as a PostgreSQL array.
+std::string known_ids(const std::map<std::string, WrittenRow>* known) {
+  std::vector<std::string> ids;
   if (known) {
-    for (const auto& [id, row] : *known) {
-      if (out.size() > 1) out.push_back(',');
-      out += id;
-    }
+    for (const auto& [id, row] : *known) ids.push_back(id);
   }
-  return out + "}";
+  return db::text_array(ids);
 }
 
 }  // namespace
@@ -84,7 +81,7 @@ void Outbox::job(db::Transaction& tx, const std::string& type, const std::string
 
 void Outbox::written(WrittenRow row) {
   conversations_.insert(row.entry.conversation_id);
-  std::string id = row.outbox_id;
+  std::string id = row.entry.outbox_id;
   known_.emplace(std::move(id), std::move(row));
 }
 
@@ -99,7 +96,7 @@ int relay_conversation(Context& ctx, const std::string& conversation_id, const s
     db::Transaction tx(ctx.db);
     const db::Statement& take = conversation_id.empty() ? kTakeOfNone : kTakeOfConversation;
     auto results = tx.exec_all({db::Call{&kLockConversation, {conversation_id}},
-                                db::Call{&take, {conversation_id, id_array(known)}}});
+                                db::Call{&take, {conversation_id, known_ids(known), kRelayPage}}});
     const db::Result& rows = results[1];
     if (rows.empty()) {
       tx.commit();

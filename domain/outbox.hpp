@@ -25,9 +25,9 @@ struct Event {
 };
 
 // A row the caller wrote itself (in SQL of its own, e.g. the send's single statement), with the entry it
-// holds: the relay then appends it without reading its payload back from PostgreSQL.
+// holds (`entry.outbox_id` is the row's id): the relay then appends it without reading its payload back
+// from PostgreSQL.
 struct WrittenRow {
-  std::string outbox_id;
   const char* stream;  // stream::kEvents or stream::kJobs
   stream::Entry entry;
 };
