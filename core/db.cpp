@@ -85,12 +85,28 @@ Result Connection::exec(const Statement& st, std::initializer_list<Param> params
 }
 
 Result Connection::exec(const Statement& st, const std::vector<Param>& params) {
+  return std::move(run_calls({Call{&st, params}}).back());
+}
+
+std::vector<Result> Connection::run_calls(const std::vector<Call>& calls) {
   // A connection lost between requests (server restart, idle timeout) is retried once on a new
   // connection; inside a transaction the work is gone, so the caller must fail. A transaction's first
-  // statement carries its BEGIN, and nothing can have committed yet: that one is retried too.
-  if (!tx_pending_) return std::move(flight_retried({Call{&st, params}}, !in_tx_).back());
-  auto results = flight_retried({Call{nullptr, {}, "BEGIN"}, Call{&st, params}}, true);
-  return std::move(results.back());
+  // statements carry its BEGIN, and nothing can have committed yet: those are retried too.
+  if (!tx_pending_) return flight_retried(calls, !in_tx_);
+  std::vector<Call> with_begin{Call{nullptr, {}, "BEGIN"}};
+  with_begin.insert(with_begin.end(), calls.begin(), calls.end());
+  auto results = flight_retried(with_begin, true);
+  results.erase(results.begin());
+  return results;
+}
+
+void Connection::abandon_transaction() {
+  in_tx_ = false;
+  try {
+    if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) exec_script("ROLLBACK");
+  } catch (const DbError&) {
+    conn_.reset();  // a connection that cannot roll back is not reused
+  }
 }
 
 Result Connection::exec_committed(const Statement& st, const std::vector<Param>& params) {
@@ -100,15 +116,7 @@ Result Connection::exec_committed(const Statement& st, const std::vector<Param>&
     return std::move(results[1]);
   } catch (const DbError&) {
     // The statement failed and the COMMIT after it was skipped: the transaction is open and aborted.
-    if (in_tx_ && conn_) {
-      in_tx_ = false;
-      try {
-        exec_script("ROLLBACK");
-      } catch (const DbError&) {
-        conn_.reset();
-      }
-    }
-    in_tx_ = false;
+    if (in_tx_) abandon_transaction();
     throw;
   }
 }
@@ -290,25 +298,12 @@ Transaction::Transaction(Connection& c) : c_(c) {
 Transaction::~Transaction() {
   if (done_) return;
   c_.tx_pending_ = false;
-  if (!c_.in_tx_) return;  // BEGIN never sent, or the session is gone
-  c_.in_tx_ = false;
-  try {
-    if (c_.conn_ && PQstatus(c_.conn_.get()) == CONNECTION_OK) c_.exec_script("ROLLBACK");
-  } catch (const DbError&) {
-    c_.conn_.reset();  // a connection that cannot roll back is not reused
-  }
+  if (c_.in_tx_) c_.abandon_transaction();  // else BEGIN never sent, or the session is gone
 }
 
 std::vector<Result> Transaction::exec_all(const std::vector<Call>& calls) {
-  if (!c_.tx_pending_) {
-    if (!c_.in_tx_) throw DbError("the transaction's connection was lost", "08006", true);
-    return c_.flight(calls);
-  }
-  std::vector<Call> with_begin{Call{nullptr, {}, "BEGIN"}};
-  with_begin.insert(with_begin.end(), calls.begin(), calls.end());
-  auto results = c_.flight_retried(with_begin, true);
-  results.erase(results.begin());
-  return results;
+  if (!c_.tx_pending_ && !c_.in_tx_) throw DbError("the transaction's connection was lost", "08006", true);
+  return c_.run_calls(calls);
 }
 
 void Transaction::commit() {

@@ -118,6 +118,11 @@ class Connection {
   // Sends the calls in one round trip (libpq pipeline mode, statements prepared on first use in the same
   // flight) and returns their results; the first failure throws, and the calls after it did not run.
   std::vector<Result> flight(const std::vector<Call>& calls);
+  // The calls as the connection's state wants them: with the pending BEGIN of a Transaction in front, and
+  // retried on a new connection when nothing of them can have committed.
+  std::vector<Result> run_calls(const std::vector<Call>& calls);
+  // ROLLBACK of an open transaction; a connection that cannot is dropped.
+  void abandon_transaction();
   // flight() again once when the session was lost and `retry` (nothing of the flight can have committed).
   std::vector<Result> flight_retried(const std::vector<Call>& calls, bool retry);
   // Throws the DbError of a failed result; drops the connection when the session is lost.
