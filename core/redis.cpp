@@ -163,22 +163,8 @@ Client::Client(std::string url) : url_(std::move(url)) {
 
 void Client::connect() { ctx_ = open_context(ep_); }
 
-Reply Client::run(const std::vector<std::string>& args) { return run_argv(ctx_, args); }
-
-Reply Client::command(const std::vector<std::string>& args) {
-  for (int attempt = 0;; ++attempt) {
-    try {
-      if (!ctx_) connect();
-      ++round_trips_;
-      return run(args);
-    } catch (const RedisError& e) {
-      if (attempt > 0) {
-        log::error("redis_error", {{"call", "redisCommandArgv"}, {"command", args.empty() ? "" : args[0]}, {"error", e.what()}});
-        throw;
-      }
-    }
-  }
-}
+// One command is a pipeline of one: the same write, the same reply read, the same reconnect and retry.
+Reply Client::command(const std::vector<std::string>& args) { return std::move(pipeline({args}).front()); }
 
 std::vector<Reply> Client::pipeline(const std::vector<std::vector<std::string>>& commands) {
   if (commands.empty()) return {};

@@ -75,7 +75,6 @@ class Client {
 
  private:
   void connect();
-  Reply run(const std::vector<std::string>& args);
 
   std::string url_;
   Endpoint ep_;
