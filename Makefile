@@ -6,7 +6,7 @@ JOBS ?= 2
 PYTHON := /usr/bin/python3
 
 .PHONY: all deps build run up down status migrate test unit-test sanitize-test fuzz-test integration-test chaos-test \
-        bench format clean
+        bench format clean install deb
 
 all: build
 
@@ -69,6 +69,22 @@ chaos-test:
 bench: build
 	@$(PYTHON) tests/bench/run.py
 	@$(PYTHON) tests/bench/realtime.py
+
+# The programs, migrations, units, nginx templates and docs under PREFIX (default /usr/local; DESTDIR is honoured),
+# by CMake's install rules (cmake/package.cmake).
+PREFIX ?= /usr/local
+install: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD_DIR) -j$(JOBS) -- --no-print-directory
+	@cmake --install $(BUILD_DIR)
+
+# The Debian package from the same install rules (CPack, prefix /usr): $(BUILD_DIR)/chat_VERSION_ARCH.deb, then lintian.
+deb: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+	@cmake --build $(BUILD_DIR) -j$(JOBS) -- --no-print-directory
+	@cd $(BUILD_DIR) && cpack -G DEB >cpack.log 2>&1 || { tail -n 40 cpack.log; exit 1; }
+	@deb=$$(ls -t $(BUILD_DIR)/chat_*.deb | head -n1); echo "$$deb"; \
+	  lintian --fail-on error,warning "$$deb"
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')

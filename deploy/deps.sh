@@ -13,8 +13,12 @@ STACK_PKGS=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx su
 TEST_PKGS=(python3 python3-pytest python3-httpx python3-websockets python3-argon2 wrk nodejs)
 command -v npm >/dev/null || TEST_PKGS+=(npm)   # node's ws client (tests/integration/node); NodeSource's nodejs bundles npm
 
+# make deb and its checks: dpkg-shlibdeps (dpkg-dev) and `file` for CPack's Depends, binutils for strip, lintian,
+# systemd for systemd-analyze verify of the units (tests/systemd), init-system-helpers for the maintainer scripts.
+PKG_PKGS=(dpkg-dev file binutils lintian systemd init-system-helpers)
+
 missing=()
-for p in "${BUILD_PKGS[@]}" "${STACK_PKGS[@]}" "${TEST_PKGS[@]}"; do
+for p in "${BUILD_PKGS[@]}" "${STACK_PKGS[@]}" "${TEST_PKGS[@]}" "${PKG_PKGS[@]}"; do
   dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
