@@ -12,13 +12,16 @@ STACK_PKGS=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx su
 # Tests and benchmarks: real clients (Debian's Python packages, since PyPI is out of reach) and wrk.
 TEST_PKGS=(python3 python3-pytest python3-httpx python3-websockets python3-argon2 wrk nodejs)
 command -v npm >/dev/null || TEST_PKGS+=(npm)   # node's ws client (tests/integration/node); NodeSource's nodejs bundles npm
+# The container tests (tests/container): debootstrap builds a Debian root, systemd-container's systemd-nspawn boots
+# it with systemd as PID 1, so the Debian package is installed and started the way a real machine does it.
+CONTAINER_PKGS=(debootstrap systemd-container)
 
 # make deb and its checks: dpkg-shlibdeps (dpkg-dev) and `file` for CPack's Depends, binutils for strip, lintian,
 # systemd for systemd-analyze verify of the units (tests/systemd), init-system-helpers for the maintainer scripts.
 PKG_PKGS=(dpkg-dev file binutils lintian systemd init-system-helpers)
 
 missing=()
-for p in "${BUILD_PKGS[@]}" "${STACK_PKGS[@]}" "${TEST_PKGS[@]}" "${PKG_PKGS[@]}"; do
+for p in "${BUILD_PKGS[@]}" "${STACK_PKGS[@]}" "${TEST_PKGS[@]}" "${CONTAINER_PKGS[@]}" "${PKG_PKGS[@]}"; do
   dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
