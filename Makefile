@@ -42,7 +42,7 @@ migrate: build
 	@deploy/stack.sh migrate
 
 test: build
-	@$(MAKE) --no-print-directory unit-test sanitize-test fuzz-test integration-test chaos-test
+	@$(MAKE) --no-print-directory unit-test sanitize-test fuzz-test integration-test chaos-test container-test
 
 unit-test:
 	@ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
@@ -62,8 +62,9 @@ integration-test:
 	@$(PYTHON) -m pytest tests/integration -q -p no:cacheprovider
 
 # Containers booted with systemd as PID 1 from a cached Debian root (tests/container/nspawn.py; root, and the
-# Debian archive for the first build of the root).
-container-test:
+# Debian archive for the first build of the root): the harness itself, and the package of make deb installed,
+# started, killed, reinstalled and purged (test_deb.py).
+container-test: deb
 	@$(PYTHON) -m pytest tests/container -q -p no:cacheprovider
 
 # Its own stack, every program killed or crashed under load (about 3 minutes): nothing acknowledged is lost.
