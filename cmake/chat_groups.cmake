@@ -8,7 +8,7 @@ function(chat_handler_group name)
   if(G_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "chat_handler_group(${name}): unknown arguments ${G_UNPARSED_ARGUMENTS}")
   endif()
-  # nginx's `map $uri $chat_group` (nginx.conf.template) finds the upstream of a path with [a-z]+.
+  # nginx's `map $uri $chat_group` (nginx/chat-site.conf.template) finds the upstream of a path with [a-z]+.
   if(NOT name MATCHES "^[a-z]+$")
     message(FATAL_ERROR "chat_handler_group(${name}): a group name is lower-case letters only")
   endif()

@@ -161,7 +161,7 @@ origins=$("$MIGRATE" --print-cors) || die "$MIGRATE --print-cors refused the set
     # the benchmark's ceiling: nginx serving files itself, measured next to the API (make bench)
     printf 'location /_bench/ {\n    allow 127.0.0.1;\n    deny all;\n    alias %s/;\n}\n' "$BENCH"
   fi
-} | write "$PIECES/chat-local.conf"
+} | write "$PIECES/local_locations.conf"
 
 mkdir -p "$(dirname "$SITE")"
 subst "$(find_src chat-site.conf.template)" | write "$SITE"

@@ -185,3 +185,16 @@ def test_purge_removes_the_configuration(c):
     # nginx goes on without the site; the database is left alone
     assert c.run("nginx -t -q", check=False).returncode == 0
     assert "chat" in sh(c, "runuser -u postgres -- psql -tAc 'SELECT datname FROM pg_database'").split()
+
+
+def test_install_without_systemd_as_pid1(c):
+    # As in a chroot or an image build: /run/systemd/system hidden in a mount namespace of its own, so postinst,
+    # deb-systemd-invoke and invoke-rc.d all see no running systemd. The install must succeed, enable the units
+    # (the links a boot follows) and start nothing.
+    r = c.run("unshare --mount --propagation private sh -c 'mount -t tmpfs none /run/systemd && "
+              "DEBIAN_FRONTEND=noninteractive apt-get install -y /root/chat.deb'", check=False, timeout=180)
+    assert r.returncode == 0, f"install without systemd: {r.stdout}{r.stderr}"
+    assert "systemd is not running" in r.stdout or "database is not reachable" in r.stdout, r.stdout
+    assert c.run("test -L /etc/systemd/system/multi-user.target.wants/chat.target && "
+                 "test -L /etc/systemd/system/sockets.target.wants/chat-handlers.target", check=False).returncode == 0
+    assert c.run("systemctl is-active chat.target", check=False).stdout.strip() == "inactive"

@@ -33,7 +33,7 @@ grep -qx '"https://chat.example.com" $http_origin;' "$tmp/chat/cors_origins.map"
   { echo "cors_origins.map lacks the origins of BACKEND_CORS_ORIGINS:" >&2; cat "$tmp/chat/cors_origins.map" >&2; exit 1; }
 [[ $(grep -c '^server unix:/run/chat-realtime-900[12]/realtime.sock;$' "$tmp/chat/realtime_upstream.conf") == 2 ]] ||
   { echo "realtime_upstream.conf lacks a daemon:" >&2; cat "$tmp/chat/realtime_upstream.conf" >&2; exit 1; }
-! grep -q _bench "$tmp/chat/chat-local.conf" || { echo "the package's site has the dev stack's /_bench/" >&2; exit 1; }
+! grep -q _bench "$tmp/chat/local_locations.conf" || { echo "the package's site has the dev stack's /_bench/" >&2; exit 1; }
 
 if ! out=$(nginx -t -p "$tmp/" -c "$tmp/nginx.conf" -e "$tmp/logs/error.log" 2>&1); then
   echo "nginx -t refuses the chat site inside Debian's nginx.conf:" >&2
