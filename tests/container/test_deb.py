@@ -4,8 +4,9 @@ gets build/chat_*.deb with apt, offline, from a root made of the package's own D
 In order (one container for the module; each test needs the ones before it):
   install without a database (the install succeeds and says so) -> PostgreSQL roles and chat.env -> chat.target
   -> /health, register + send + receive over /ws through nginx -> kill -9 of a handler and of a realtime daemon
-  (both back within 5 s) -> systemd-analyze security of every unit -> reinstall keeps data and chat.env
-  -> purge removes the configuration.
+  (both back within 5 s) -> systemd-analyze security of every unit -> reinstall, then an upgrade to the same
+  package as a newer version, keep data and chat.env -> purge removes the configuration -> an install with no
+  systemd running (a chroot, an image build) enables the units and starts nothing.
 
 `make container-test` builds the package first (make deb); CHAT_DEB names another .deb. Nothing here skips."""
 from __future__ import annotations
@@ -175,6 +176,29 @@ def test_reinstall_keeps_data_and_chat_env(c):
     assert got["id"] == STATE["message"] and got["content"] == STATE["content"], got
 
 
+def test_upgrade_keeps_data_and_chat_env(c, deb, tmp_path):
+    # the same package as a newer version (the Debian revision + 1): prerm upgrade, postinst configure OLD-VERSION
+    tree = tmp_path / "tree"
+    subprocess.run(["dpkg-deb", "-R", str(deb), str(tree)], check=True)
+    control = tree / "DEBIAN" / "control"
+    old = re.search(r"^Version: (\S+)$", control.read_text(), re.M).group(1)
+    upstream, _, revision = old.rpartition("-")
+    new = f"{upstream}-{int(revision) + 1}"
+    control.write_text(control.read_text().replace(f"Version: {old}\n", f"Version: {new}\n"))
+    newer = tmp_path / f"chat_{new}.deb"
+    subprocess.run(["dpkg-deb", "-b", "--root-owner-group", str(tree), str(newer)], check=True, capture_output=True)
+    c.copy_in(newer, "/root/chat-newer.deb")
+    before = sh(c, f"md5sum {ENV}")
+    r = c.run("DEBIAN_FRONTEND=noninteractive apt-get install -y /root/chat-newer.deb", check=False, timeout=180)
+    assert r.returncode == 0, f"upgrade: {r.stdout}{r.stderr}"
+    assert f"Unpacking chat ({new}) over ({old})" in r.stdout, r.stdout
+    assert "wrote a random JWT_SECRET_KEY" not in r.stdout and "database migrations applied" in r.stdout, r.stdout
+    assert sh(c, f"md5sum {ENV}") == before
+    wait_healthy(c)
+    got = client(c, "read", STATE["token"], STATE["message"])
+    assert got["id"] == STATE["message"], got
+
+
 def test_purge_removes_the_configuration(c):
     r = c.run("DEBIAN_FRONTEND=noninteractive apt-get purge -y chat", check=False, timeout=180)
     assert r.returncode == 0, f"purge: {r.stdout}{r.stderr}"
@@ -194,7 +218,7 @@ def test_install_without_systemd_as_pid1(c):
     r = c.run("unshare --mount --propagation private sh -c 'mount -t tmpfs none /run/systemd && "
               "DEBIAN_FRONTEND=noninteractive apt-get install -y /root/chat.deb'", check=False, timeout=180)
     assert r.returncode == 0, f"install without systemd: {r.stdout}{r.stderr}"
-    assert "systemd is not running" in r.stdout or "database is not reachable" in r.stdout, r.stdout
+    assert "database migrations applied" in r.stdout and "systemd is not running" in r.stdout, r.stdout
     assert c.run("test -L /etc/systemd/system/multi-user.target.wants/chat.target && "
                  "test -L /etc/systemd/system/sockets.target.wants/chat-handlers.target", check=False).returncode == 0
     assert c.run("systemctl is-active chat.target", check=False).stdout.strip() == "inactive"
