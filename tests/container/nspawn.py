@@ -134,12 +134,53 @@ def _pids_rooted_in(path: Path) -> list[int]:
     return pids
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name: state, ppid, pgrp, ... ([] when it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _alive(pid: int) -> bool:
+    return _stat(pid)[:1] not in ([], ["Z"])
+
+
+def _pids_in_group(pgrp: int) -> list[int]:
+    return [int(e) for e in os.listdir("/proc") if e.isdigit() and _stat(int(e))[2:3] == [str(pgrp)]]
+
+
 def _pids_in_ns(ns: str) -> list[int]:
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit() and _pid_ns(int(entry)) == ns:
             pids.append(int(entry))
     return pids
+
+
+def _cgroup_hierarchies() -> list[Path]:
+    """Where this host mounts the cgroup trees systemd uses: cgroup2 (alone, or at unified/ next to cgroup v1) and
+    the v1 name=systemd tree of a hybrid host like this one (nspawn puts the container's `payload` there)."""
+    found = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        _, point, fstype, opts = line.split()[:4]
+        if fstype == "cgroup2" or (fstype == "cgroup" and "name=systemd" in opts.split(",")):
+            found.append(Path(point))
+    return found
+
+
+def _cgroup_pids(group: Path) -> list[int]:
+    pids = []
+    for procs in group.rglob("cgroup.procs"):
+        with contextlib.suppress(OSError):
+            pids += [int(p) for p in procs.read_text().split()]
+    return pids
+
+
+def _remove_cgroup(group: Path) -> None:
+    for d in sorted((p for p in group.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        d.rmdir()
+    group.rmdir()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -265,6 +306,7 @@ class Container:
         self._nspawn: subprocess.Popen | None = None
         self._pid_ns: str | None = None
         self.console_log: Path | None = None
+        self._cgroups: list[Path] = []
 
     # ---- life cycle
 
@@ -290,6 +332,15 @@ class Container:
         subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
                         f"lowerdir={self.root},upperdir={upper},workdir={work}", str(self.merged)],
                        check=True, capture_output=True, text=True)
+        # A cgroup of its own in each hierarchy. Without a host systemd, --keep-unit leaves the container in the
+        # caller's cgroup and nspawn makes its `payload` there: two containers started from the same cgroup would
+        # share one payload (each systemd then stops the other's services) and it stays behind. Under this
+        # container's own cgroup, payload is only its own, and exec/ holds the commands run() starts, so what is
+        # left of them is found, killed and the whole tree removed on exit.
+        for hierarchy in _cgroup_hierarchies():
+            group = hierarchy / f"chat-nspawn-{self.name}"
+            (group / "exec").mkdir(parents=True)
+            self._cgroups.append(group)
         self.console_log = self._tmp / "console.log"
         with open(self.console_log, "w") as log:
             # Its own session: a Ctrl-C at the terminal reaches only this process, whose __exit__ shuts the
@@ -297,7 +348,8 @@ class Container:
             self._nspawn = subprocess.Popen(
                 [NSPAWN, "--quiet", "--boot", "--register=no", "--keep-unit", "--private-network",
                  "--link-journal=no", "--console=pipe", f"--machine={self.name}", "-D", str(self.merged)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=self._enter_cgroup(""))
         deadline = time.monotonic() + self.boot_timeout
         self.pid = self._find_init(deadline)
         self._pid_ns = _pid_ns(self.pid)
@@ -341,7 +393,10 @@ class Container:
             # ("offline" or nothing: its manager is not reachable yet, asked again.)
             if state in ("degraded", "maintenance", "stopping"):
                 failed = self.run(["systemctl", "--failed", "--no-pager", "--full"], check=False).stdout
-                raise HarnessError(f"the container booted {state}, failed units:\n{failed}")
+                units = self.run(["systemctl", "--failed", "--plain", "--no-legend", "--full"], check=False).stdout
+                logs = "".join(f"\n--- journal of {line.split()[0]}\n{self.journal(line.split()[0], lines=20)}"
+                               for line in units.splitlines() if line.strip())
+                raise HarnessError(f"the container booted {state}, failed units:\n{failed}{logs}")
             time.sleep(0.2)
         jobs = self.run(["systemctl", "list-jobs", "--no-pager"], check=False, timeout=10).stdout
         raise HarnessError(f"the container did not reach running in {self.boot_timeout} s (last state "
@@ -354,6 +409,9 @@ class Container:
 
     def _stop(self) -> None:
         problems = []
+        # What run() started and left behind (a killed nsenter's child) first: the container's systemd does not
+        # manage it and its shutdown would wait 10 s for it.
+        self._kill_cgroup("exec")
         if self._nspawn is not None:
             if self._nspawn.poll() is None and self.pid is not None:
                 with contextlib.suppress(Exception):  # a container that does not answer is killed below
@@ -380,6 +438,23 @@ class Container:
             left = _pids_in_ns(self._pid_ns)
             if left:
                 problems.append(f"processes of the container left: {left}")
+        self._kill_cgroup("")
+        for group in self._cgroups:
+            left = _cgroup_pids(group)
+            if left:
+                problems.append(f"processes left in {group}: {left}")
+                continue
+            try:
+                _remove_cgroup(group)
+            except OSError as e:
+                problems.append(f"cannot remove {group}: {e}")
+        self._cgroups = []
+        propagate = Path("/run/systemd/nspawn/propagate") / self.name
+        if propagate.is_dir():  # nspawn's own, removed by nspawn; an empty one is just removed
+            with contextlib.suppress(OSError):
+                propagate.rmdir()
+            if propagate.exists():
+                problems.append(f"{propagate} left")
         if self._tmp is not None:
             try:
                 _remove_tree(self._tmp)
@@ -389,6 +464,31 @@ class Container:
         self.pid = None
         if problems:
             raise HarnessError("; ".join(problems))
+
+    def _kill_cgroup(self, sub: str) -> None:
+        """SIGKILL every process in this container's cgroup (sub: below it) until none is left (bounded)."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            pids = [p for group in self._cgroups for p in _cgroup_pids(group / sub)]
+            if not pids:
+                return
+            self._kill(pids)
+            time.sleep(0.05)
+
+    def _kill(self, pids: list[int]) -> None:
+        """SIGKILL pids, those inside the container first. An nsenter killed before its child leaves the child to the
+        host's init to reap (the child's parent was in the host's pid namespace), and the container's shutdown
+        waits 10 s for that zombie; killed first, the child is reaped by nsenter, which then exits by itself."""
+        inside = [p for p in pids if self._pid_ns is not None and _pid_ns(p) == self._pid_ns]
+        for pid in inside:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while any(_alive(p) for p in inside) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for pid in set(pids) - set(inside):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     # ---- using it
 
@@ -402,26 +502,34 @@ class Container:
         """Run cmd (a list, or a string for /bin/sh -c) inside the container as root; text output captured."""
         argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         return self._exec([NSENTER, "-a", "-t", str(self._check_booted()), "--", *argv], cmd, check, input, timeout,
-                          {**CONTAINER_ENV, **(env or {})})
+                          {**CONTAINER_ENV, **(env or {})}, self._enter_cgroup("exec"))
 
     def net_run(self, cmd: list[str] | str, check: bool = True, input: str | None = None, timeout: float = 60,
                 env: dict | None = None) -> subprocess.CompletedProcess:
         """Run a HOST program in the container's network namespace only (its 127.0.0.1 is the container's)."""
         argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         return self._exec([NSENTER, "-n", "-t", str(self._check_booted()), "--", *argv], cmd, check, input, timeout,
-                          {**os.environ, **(env or {})})
+                          {**os.environ, **(env or {})}, self._enter_cgroup("exec"))
 
-    @staticmethod
-    def _exec(argv, cmd, check, input, timeout, env) -> subprocess.CompletedProcess:
+    def _enter_cgroup(self, sub: str):
+        """A preexec_fn that moves the new process into this container's cgroup (sub: below it)."""
+        procs = [group / sub / "cgroup.procs" for group in self._cgroups]
+
+        def enter():
+            for p in procs:
+                with open(p, "w") as f:
+                    f.write("0")
+        return enter
+
+    def _exec(self, argv, cmd, check, input, timeout, env, preexec) -> subprocess.CompletedProcess:
         # Its own process group, so a timeout kills nsenter's forked child too, not only nsenter.
         with subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                              start_new_session=True) as p:
+                              start_new_session=True, preexec_fn=preexec) as p:
             try:
                 out, err = p.communicate(input, timeout=timeout)
             except BaseException:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)
+                self._kill(_pids_in_group(p.pid))
                 p.communicate()
                 raise
         r = subprocess.CompletedProcess(argv, p.returncode, out, err)
@@ -472,8 +580,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         with Container(root) as c:
             print(f"container {c.name} (pid {c.pid}) is running; exit the shell to shut it down", file=sys.stderr)
-            return subprocess.run([NSENTER, "-a", "-t", str(c.pid), "--", "/bin/bash", "-l"],
-                                  env={**CONTAINER_ENV, "PS1": f"[{c.name}] \\w# "}).returncode
+            shell = subprocess.Popen([NSENTER, "-a", "-t", str(c.pid), "--", "/bin/bash", "-l"],
+                                     env=CONTAINER_ENV,
+                                     preexec_fn=c._enter_cgroup("exec"))
+            try:
+                return shell.wait()
+            finally:  # also on SIGTERM: the shell and what it left running, inside first (see Container._kill)
+                c._kill_cgroup("exec")
+                shell.wait()
     except HarnessError as e:
         print(f"nspawn: {e}", file=sys.stderr)
         return 1
