@@ -132,7 +132,7 @@ def test_run_check_and_timeout(container):
 def test_exit_leaves_no_trace_and_cache_pristine(root):
     before = fingerprint(root)
     with Container(root) as c:
-        tmp, pid, ns = c.merged.parent, c.pid, _pid_ns(c.pid)
+        tmp, pid, ns, cgroups = c.merged.parent, c.pid, _pid_ns(c.pid), list(c._cgroups)
         c.run("echo inside > /root/written-inside; apt-get --version > /var/lib/written-too")
         c.run(["systemctl", "restart", "postgresql@15-main.service"])
         assert _mounts_under(tmp)
@@ -141,8 +141,21 @@ def test_exit_leaves_no_trace_and_cache_pristine(root):
     assert _mounts_under(tmp) == []
     assert _pids_in_ns(ns) == []
     assert not os.path.exists(f"/proc/{pid}")
+    assert cgroups and not any(g.exists() for g in cgroups)
+    assert not Path(f"/run/systemd/nspawn/propagate/{c.name}").exists()
     assert not (root / "root" / "written-inside").exists()
     assert fingerprint(root) == before
+
+
+def test_two_containers_at_once_are_independent(root):
+    with Container(root) as a, Container(root) as b:
+        b.run(["systemctl", "stop", "nginx.service"])
+        assert a.run(["systemctl", "is-active", "nginx.service"], check=False).stdout.strip() == "active"
+        a.run("echo a > /var/www/html/who")
+        assert a.net_run(["curl", "-sS", "http://127.0.0.1:80/who"]).stdout == "a\n"
+        assert b.net_run(["curl", "-sS", "http://127.0.0.1:80/who"], check=False).returncode == 7  # refused
+        cgroups = a._cgroups + b._cgroups
+    assert not any(g.exists() for g in cgroups)
 
 
 def test_exception_inside_shuts_down(root):
