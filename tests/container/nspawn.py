@@ -3,8 +3,8 @@
 
 How it works
     cached_root(packages) debootstraps a bookworm minbase root with systemd, systemd-sysv, dbus and the packages,
-    sets it up to boot headless (a machine-id, a hostname, no getty, nothing that fails at boot in a container)
-    and keeps it between runs. Container(root) boots it without touching it: an overlayfs with the cached root as
+    upgrades it from bookworm-updates and bookworm-security (what a real machine runs), sets it up to boot
+    headless (a machine-id, a hostname, no getty, no maintenance timers) and keeps it between runs. Container(root) boots it without touching it: an overlayfs with the cached root as
     the lower dir and a fresh upper dir in a temp dir is the container's /, so everything the test writes
     (installed packages, databases, logs) goes away with the container. The container has a private network
     (only its own `lo`), so its nginx on :80, PostgreSQL on :5432 and Redis on :6379 cannot collide with this
@@ -60,6 +60,16 @@ SUITE = "bookworm"
 VARIANT = "minbase"
 # The archive the host uses (deb.debian.org also serves the security suite's packages through its own path).
 MIRROR = os.environ.get("CHAT_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+SECURITY_MIRROR = os.environ.get("CHAT_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
+# The root's archive, as this host has it: the release, its updates and its security updates.
+SOURCES_LIST = (f"deb {MIRROR} {SUITE} main\ndeb {MIRROR} {SUITE}-updates main\n"
+                f"deb {SECURITY_MIRROR} {SUITE}-security main\n")
+# debootstrap installs the release's packages; a machine that runs the package has the updates since. The package
+# lists go again afterwards, so an offline `apt-get install ./x.deb` in a container that lacks a dependency says
+# it cannot be installed instead of trying to download it.
+UPGRADE_SCRIPT = ("set -e; export DEBIAN_FRONTEND=noninteractive; apt-get -q update; "
+                  "apt-get -q -y -o Dpkg::Options::=--force-confold upgrade; apt-get clean; "
+                  "rm -rf /var/lib/apt/lists/*")
 BASE_PACKAGES = ("systemd", "systemd-sysv", "dbus")
 DEFAULT_CACHE = Path("/var/cache/chat-test-roots")
 HOSTNAME = "chat-test"
@@ -186,10 +196,54 @@ def _cgroup_pids(group: Path) -> list[int]:
     return pids
 
 
-def _remove_cgroup(group: Path) -> None:
-    for d in sorted((p for p in group.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        d.rmdir()
-    group.rmdir()
+def _make_cgroups(name: str) -> list[Path]:
+    """A cgroup of its own for one nspawn, in each hierarchy, with exec/ below it for commands run inside.
+
+    Without a host systemd, --keep-unit leaves the container in the caller's cgroup and nspawn makes its
+    `payload` there: two containers started from the same cgroup would share one payload (each systemd then
+    stops the other's services) and it would stay behind. Under a cgroup of its own, payload is only its own,
+    and what is left of the commands is found, killed and the whole tree removed on exit."""
+    groups = []
+    for hierarchy in _cgroup_hierarchies():
+        group = hierarchy / f"chat-nspawn-{name}"
+        (group / "exec").mkdir(parents=True)
+        groups.append(group)
+    return groups
+
+
+def _enter_cgroups(groups: list[Path], sub: str):
+    """A preexec_fn that moves the new process into groups (sub: below them)."""
+    procs = [group / sub / "cgroup.procs" for group in groups]
+
+    def enter():
+        for p in procs:
+            with open(p, "w") as f:
+                f.write("0")
+    return enter
+
+
+def _release_nspawn(name: str, groups: list[Path]) -> list[str]:
+    """Remove what an nspawn that has exited leaves on the host: its cgroups, its propagate dir in /run (nspawn's
+    own, which it removes itself; an empty one is just removed). Returns what could not be removed."""
+    problems = []
+    for group in groups:
+        left = _cgroup_pids(group)
+        if left:
+            problems.append(f"processes left in {group}: {left}")
+            continue
+        try:
+            for d in sorted((p for p in group.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+                d.rmdir()
+            group.rmdir()
+        except OSError as e:
+            problems.append(f"cannot remove {group}: {e}")
+    propagate = Path("/run/systemd/nspawn/propagate") / name
+    if propagate.is_dir():
+        with contextlib.suppress(OSError):
+            propagate.rmdir()
+        if propagate.exists():
+            problems.append(f"{propagate} left")
+    return problems
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -210,8 +264,6 @@ def _prepare_root(root: Path) -> None:
     dbus_id.symlink_to("/etc/machine-id")
     (etc / "hostname").write_text(HOSTNAME + "\n")
     (etc / "hosts").write_text(f"127.0.0.1\tlocalhost\n127.0.1.1\t{HOSTNAME}\n::1\tlocalhost ip6-localhost\n")
-    # The archive the root was built from, for anyone who boots it with a network (the tests have none).
-    (etc / "apt" / "sources.list").write_text(f"deb {MIRROR} {SUITE} main\n")
     units = etc / "systemd" / "system"
     masked = (
         # No login prompts: nothing reads the container's console (commands go in with nsenter; nspawn runs with
@@ -232,6 +284,26 @@ def _prepare_root(root: Path) -> None:
                 link.unlink()
 
 
+def _run_in_root(root: Path, script: str, log: Path) -> None:
+    """Run a shell script in root with the host's network (systemd-nspawn without --boot: /proc, /sys and /dev
+    set up as for a container, unlike a bare chroot), its output appended to log."""
+    name = f"chat-build-{uuid.uuid4().hex[:8]}"
+    groups = _make_cgroups(name)
+    try:
+        with open(log, "a") as out:
+            rc = subprocess.run([NSPAWN, "--quiet", "--register=no", "--keep-unit", "--pipe", f"--machine={name}",
+                                 "-D", str(root), "/bin/sh", "-c", script],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=_enter_cgroups(groups, "")).returncode
+    finally:
+        problems = _release_nspawn(name, groups)
+    if rc != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        raise HarnessError(f"{script!r} in {root} failed (exit {rc}):\n{tail}")
+    if problems:
+        raise HarnessError("; ".join(problems))
+
+
 def _cache_dir() -> Path:
     return Path(os.environ.get("CHAT_CONTAINER_CACHE") or DEFAULT_CACHE)
 
@@ -243,8 +315,8 @@ def _debootstrap_args(packages: list[str]) -> list[str]:
 
 def root_key(packages: list[str]) -> str:
     """The cache key of a root: the debootstrap arguments, the mirror and the set-up code."""
-    spec = {"args": _debootstrap_args(packages), "mirror": MIRROR,
-            "setup": inspect.getsource(_prepare_root)}
+    spec = {"args": _debootstrap_args(packages), "mirror": MIRROR, "sources": SOURCES_LIST,
+            "upgrade": UPGRADE_SCRIPT, "setup": inspect.getsource(_prepare_root)}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -289,7 +361,9 @@ def cached_root(packages: list[str] | tuple[str, ...] = ()) -> Path:
             (build / "var" / "cache" / "apt" / "archives").mkdir(parents=True, exist_ok=True)
             for deb in (build / "var" / "cache" / "apt" / "archives").glob("*.deb"):
                 deb.unlink()
-            _prepare_root(build)
+            (build / "etc" / "apt" / "sources.list").write_text(SOURCES_LIST)
+            _run_in_root(build, UPGRADE_SCRIPT, log)
+            _prepare_root(build)  # after the upgrade, so no package's maintainer script undoes it
             build.rename(root)
         except BaseException:
             _remove_tree(build)
@@ -341,15 +415,7 @@ class Container:
         subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
                         f"lowerdir={self.root},upperdir={upper},workdir={work}", str(self.merged)],
                        check=True, capture_output=True, text=True)
-        # A cgroup of its own in each hierarchy. Without a host systemd, --keep-unit leaves the container in the
-        # caller's cgroup and nspawn makes its `payload` there: two containers started from the same cgroup would
-        # share one payload (each systemd then stops the other's services) and it stays behind. Under this
-        # container's own cgroup, payload is only its own, and exec/ holds the commands run() starts, so what is
-        # left of them is found, killed and the whole tree removed on exit.
-        for hierarchy in _cgroup_hierarchies():
-            group = hierarchy / f"chat-nspawn-{self.name}"
-            (group / "exec").mkdir(parents=True)
-            self._cgroups.append(group)
+        self._cgroups = _make_cgroups(self.name)
         self.console_log = self._tmp / "console.log"
         with open(self.console_log, "w") as log:
             # Its own session: a Ctrl-C at the terminal reaches only this process, whose __exit__ shuts the
@@ -358,7 +424,7 @@ class Container:
                 [NSPAWN, "--quiet", "--boot", "--register=no", "--keep-unit", "--private-network",
                  "--link-journal=no", "--console=pipe", f"--machine={self.name}", "-D", str(self.merged)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=self._enter_cgroup(""))
+                preexec_fn=_enter_cgroups(self._cgroups, ""))
         deadline = time.monotonic() + self.boot_timeout
         self.pid = self._find_init(deadline)
         self._pid_ns = _pid_ns(self.pid)
@@ -448,22 +514,8 @@ class Container:
             if left:
                 problems.append(f"processes of the container left: {left}")
         self._kill_cgroup("")
-        for group in self._cgroups:
-            left = _cgroup_pids(group)
-            if left:
-                problems.append(f"processes left in {group}: {left}")
-                continue
-            try:
-                _remove_cgroup(group)
-            except OSError as e:
-                problems.append(f"cannot remove {group}: {e}")
+        problems += _release_nspawn(self.name, self._cgroups)
         self._cgroups = []
-        propagate = Path("/run/systemd/nspawn/propagate") / self.name
-        if propagate.is_dir():  # nspawn's own, removed by nspawn; an empty one is just removed
-            with contextlib.suppress(OSError):
-                propagate.rmdir()
-            if propagate.exists():
-                problems.append(f"{propagate} left")
         if self._tmp is not None:
             try:
                 _remove_tree(self._tmp)
@@ -521,14 +573,7 @@ class Container:
                           {**os.environ, **(env or {})}, self._enter_cgroup("exec"))
 
     def _enter_cgroup(self, sub: str):
-        """A preexec_fn that moves the new process into this container's cgroup (sub: below it)."""
-        procs = [group / sub / "cgroup.procs" for group in self._cgroups]
-
-        def enter():
-            for p in procs:
-                with open(p, "w") as f:
-                    f.write("0")
-        return enter
+        return _enter_cgroups(self._cgroups, sub)
 
     def _exec(self, argv, cmd, check, input, timeout, env, preexec) -> subprocess.CompletedProcess:
         # Its own process group, so a timeout kills nsenter's forked child too, not only nsenter.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -175,3 +176,29 @@ def test_unbootable_root_fails_fast(tmp_path):
         with Container(fake, boot_timeout=20):
             pass
     assert set(Path(tempfile.gettempdir()).glob("chat-nspawn-*")) == before
+
+
+def probe_deb(dir: Path, name: str, depends: str) -> Path:
+    """A minimal .deb that only depends on something, built with the host's dpkg-deb."""
+    pkg = dir / name
+    (pkg / "DEBIAN").mkdir(parents=True)
+    (pkg / "DEBIAN" / "control").write_text(
+        f"Package: {name}\nVersion: 1.0\nArchitecture: all\nMaintainer: test <test@example.com>\n"
+        f"Depends: {depends}\nDescription: probe\n probe\n")
+    (pkg / "usr" / "share" / name).mkdir(parents=True)
+    (pkg / "usr" / "share" / name / "installed").write_text("yes\n")
+    deb = dir / f"{name}_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(pkg), str(deb)], check=True, capture_output=True)
+    return deb
+
+
+def test_deb_installs_offline_from_what_the_root_has(container, tmp_path):
+    ok = probe_deb(tmp_path, "chat-probe-ok", "nginx, postgresql, redis-server, libpq5, libhiredis0.14")
+    missing = probe_deb(tmp_path, "chat-probe-missing", "jq")  # not in the root, and there is no archive
+    for deb in (ok, missing):
+        container.copy_in(deb, f"/root/{deb.name}")
+    apt = "cd /root && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ./"
+    container.run(apt + ok.name, timeout=120)
+    assert container.run(["cat", "/usr/share/chat-probe-ok/installed"]).stdout == "yes\n"
+    r = container.run(apt + missing.name, check=False, timeout=120)
+    assert r.returncode != 0 and "jq" in r.stdout + r.stderr
