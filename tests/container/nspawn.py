@@ -58,7 +58,7 @@ from pathlib import Path
 
 SUITE = "bookworm"
 VARIANT = "minbase"
-# The archive the host uses (deb.debian.org also serves the security suite's packages through its own path).
+# The archive this host's apt uses (/etc/apt/sources.list.d/debian.sources).
 MIRROR = os.environ.get("CHAT_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 SECURITY_MIRROR = os.environ.get("CHAT_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
 # The root's archive, as this host has it: the release, its updates and its security updates.
@@ -270,8 +270,9 @@ def _prepare_root(root: Path) -> None:
         # --console=pipe), and a getty on /dev/console or a tty that is not there only fails or waits.
         "getty.target", "console-getty.service", "container-getty@.service", "getty@.service",
         "serial-getty@.service",
-        # Maintenance timers: apt's daily update and upgrade need the archive the container does not have and take
-        # the dpkg lock a test's `apt-get install` then waits for; e2scrub and fstrim would act on the host's disk.
+        # Maintenance timers, which would fire in the middle of a test: apt's daily update and upgrade need the
+        # archive the container does not have and take the dpkg lock a test's `apt-get install` then waits for,
+        # dpkg-db-backup reads the database such an install writes, e2scrub and fstrim act on the host's disks.
         "apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer", "e2scrub_all.timer", "fstrim.timer",
     )
     for unit in masked:
