@@ -1,0 +1,155 @@
+# CTest `repo_paths`: the repository stands on its own; what it cites is in it.
+"""Fails when a file of the repository names something outside it, or cites a page of docs/ that is not there:
+
+  * a directory next to the checkout: the `shared` one always (the notes the project started from live there,
+    and nobody who clones the repository has them), and every directory that really is next to this checkout,
+    written as a relative path that climbs out of it;
+  * the API or DESIGN notes by their file names anywhere but as pages of docs/, and a docs/<name>.md that does
+    not exist;
+  * an anchor of docs/api.md (`docs/api.md#errors`) that none of its headings or `<a id>`s defines, and a
+    numbered section of docs/events.md or docs/worker.md (`§2`) that the page does not have;
+  * an absolute path of a build machine: a home directory (root's, one under /home, a macOS one), the
+    workspace this project is developed in, a pyenv tree, and the absolute paths of this checkout, its parent
+    and $HOME as they are on the machine running the test.
+
+System paths a program legitimately uses (`/usr/bin/python3`, `/usr/lib/postgresql/15/bin`, `/etc/chat`,
+`/var/lib/chat`, `/run/chat`, `/tmp/chat-it-*`) are not machine-specific and are not reported. The files are
+`git ls-files --cached --others --exclude-standard`: every tracked file, and new ones before they are added.
+The patterns are written so that this file does not match itself, so it needs no exception.
+
+    /usr/bin/python3 tests/unit/repo_paths_check.py
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+MACHINE_PATHS = [
+    (re.compile(r"(?<![\w.-])/(?:root|Users)/"), "a home directory of a build machine"),
+    (re.compile(r"(?<![\w.-])/home/[\w.-]+"), "a home directory of a build machine"),
+    (re.compile(r"(?<![\w.-])/(?:work)/"), "the development workspace"),
+    (re.compile(r"[/~]\.?pyenv/"), "a pyenv installation"),
+]
+SHARED = re.compile(r"\.\./+shared\b")
+DESIGN_NOTES = re.compile(r"(?<![\w-])(?:API|DESIGN)\.md")
+DOC_PAGE = re.compile(r"(?<![\w./-])docs/([\w.-]+\.md)\b")
+API_ANCHOR = re.compile(r"docs/api\.md#([\w-]+)")
+NUMBERED_SECTION = re.compile(r"docs/(events|worker)\.md §(\d+)")
+
+
+def repo_files() -> list[Path]:
+    r = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                       capture_output=True, check=True)
+    return [REPO / name for name in r.stdout.decode().split("\0") if name and (REPO / name).is_file()]
+
+
+def text_of(path: Path) -> str | None:
+    data = path.read_bytes()
+    if b"\0" in data[:8192]:
+        return None  # binary
+    return data.decode("utf-8", errors="replace")
+
+
+def github_slug(heading: str) -> str:
+    """The anchor GitHub (and most Markdown renderers) give a heading."""
+    text = re.sub(r"`|\*\*|<[^>]+>", "", heading).strip().lower()
+    return re.sub(r"\s", "-", re.sub(r"[^\w\s-]", "", text))
+
+
+def anchors(page: Path) -> set[str]:
+    if not page.is_file():
+        return set()
+    text = page.read_text()
+    seen: dict[str, int] = {}
+    out = set(re.findall(r'<a id="([\w-]+)"', text))
+    in_code = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        m = None if in_code else re.match(r"#{1,6} (.+)", line)
+        if m:
+            slug = github_slug(m.group(1))
+            n = seen.get(slug, 0)
+            seen[slug] = n + 1
+            out.add(slug if n == 0 else f"{slug}-{n}")
+    return out
+
+
+def numbered_sections(page: Path) -> set[str]:
+    return set(re.findall(r"^## (\d+)\.", page.read_text(), re.M)) if page.is_file() else set()
+
+
+# Directories every machine has: a checkout under one of them does not make it a path of this machine.
+SYSTEM_DIRS = {"", "/", "/tmp", "/var/tmp", "/home", "/usr", "/usr/local", "/opt", "/srv", "/mnt", "/var", "/run"}
+
+
+def machine_roots() -> list[re.Pattern]:
+    """This checkout, its parent and $HOME as absolute paths, as whole path components."""
+    roots = {str(REPO), str(REPO.parent), os.environ.get("HOME", "").rstrip("/")} - SYSTEM_DIRS
+    return [re.compile(r"(?<![\w.-])" + re.escape(r) + r"(?![\w.-])") for r in sorted(roots)]
+
+
+def sibling_patterns() -> list[re.Pattern]:
+    names = [p.name for p in REPO.parent.iterdir() if p.is_dir() and p.resolve() != REPO]
+    return [re.compile(r"(?<![\w.])\.\./+" + re.escape(n) + r"(?![\w-])") for n in names]
+
+
+def problems_in(rel: str, text: str, siblings: list[re.Pattern], roots: list[re.Pattern],
+                api_anchors: set[str], sections: dict[str, set[str]]) -> list[str]:
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        where = f"{rel}:{n}"
+        for rx, what in MACHINE_PATHS:
+            if m := rx.search(line):
+                out.append(f"{where}: `{m.group(0)}` is {what}")
+        for rx in roots:
+            if m := rx.search(line):
+                out.append(f"{where}: `{m.group(0)}` is where this checkout is on this machine")
+        if SHARED.search(line):
+            out.append(f"{where}: the shared notes' directory is outside the repository")
+        for rx in siblings:
+            if m := rx.search(line):
+                out.append(f"{where}: `{m.group(0)}` is a directory next to the checkout, not in it")
+        for m in DESIGN_NOTES.finditer(line):
+            if not line[:m.start()].endswith("docs/") or not (REPO / "docs" / m.group(0)).is_file():
+                out.append(f"{where}: `{m.group(0)}` is not a page of this repository (cite docs/api.md, README.md "
+                           f"or docs/*.md)")
+        for m in DOC_PAGE.finditer(line):
+            if not (REPO / "docs" / m.group(1)).is_file() and not DESIGN_NOTES.fullmatch(m.group(1)):
+                out.append(f"{where}: docs/{m.group(1)} does not exist")
+        for m in API_ANCHOR.finditer(line):
+            if m.group(1) not in api_anchors:
+                out.append(f"{where}: docs/api.md has no section #{m.group(1)}")
+        for m in NUMBERED_SECTION.finditer(line):
+            if m.group(2) not in sections[m.group(1)]:
+                out.append(f"{where}: docs/{m.group(1)}.md has no section {m.group(2)}")
+    return out
+
+
+def main() -> int:
+    siblings = sibling_patterns()
+    roots = machine_roots()
+    api_anchors = anchors(REPO / "docs" / "api.md")
+    sections = {name: numbered_sections(REPO / "docs" / f"{name}.md") for name in ("events", "worker")}
+    problems = []
+    files = repo_files()
+    for path in files:
+        text = text_of(path)
+        if text is not None:
+            problems += problems_in(str(path.relative_to(REPO)), text, siblings, roots, api_anchors, sections)
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        print(f"repo_paths: {len(problems)} problem(s) in {len(files)} files", file=sys.stderr)
+        return 1
+    print(f"repo_paths: {len(files)} files name nothing outside the repository")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
