@@ -70,7 +70,8 @@ def type_of(s: dict) -> str:
 def constraints(s: dict) -> list[str]:
     out = []
     if "enum" in s:
-        out.append("one of " + ", ".join("`null`" if v is None else f"`{v}`" for v in s["enum"]))
+        values = ["`null`" if v is None else f"`{v}`" for v in s["enum"]]
+        out.append(("always " if len(values) == 1 else "one of ") + ", ".join(values))
     if s.get("minLength") == 1:
         out.append("not empty")
     bounds = [("minLength", "at least {} characters"), ("maxLength", "at most {} characters"),
@@ -90,19 +91,22 @@ def notes(description: str, s: dict) -> str:
     return "; ".join(parts + constraints(s))
 
 
-def field_rows(schema: dict, spec: dict) -> list[str]:
-    """`| field | type | required | notes |` rows of an object schema (an allOf is listed as its parts)."""
+def field_rows(schema: dict, spec: dict, prefix: str = "") -> list[str]:
+    """`| field | type | required | notes |` rows of an object schema (an allOf is listed as its parts, the fields
+    of an inline object as `outer.inner`)."""
     rows = []
     for part in schema.get("allOf", []):
         if "$ref" in part:
             n = ref_name(part["$ref"])
             rows.append(f"| (every field of [{n}](#{schema_anchor(n)})) | | | |")
         else:
-            rows += field_rows(part, spec)
+            rows += field_rows(part, spec, prefix)
     required = set(schema.get("required", []))
     for name, prop in schema.get("properties", {}).items():
-        rows.append(f"| `{name}` | {cell(type_of(prop))} | {'yes' if name in required else 'no'} | "
+        rows.append(f"| `{prefix}{name}` | {cell(type_of(prop))} | {'yes' if name in required else 'no'} | "
                     f"{cell(notes(prop.get('description', ''), prop))} |")
+        if "properties" in prop:
+            rows += field_rows(prop, spec, f"{prefix}{name}.")
     return rows
 
 

@@ -131,12 +131,35 @@ def problems_in(rel: str, text: str, siblings: list[re.Pattern], roots: list[re.
     return out
 
 
+# Lines the check must pass and lines it must report, run before the tree so that a pattern that drifts into
+# reporting system paths (or into reporting nothing) fails here, not silently. Built from pieces where a whole
+# bad line would make this file report itself.
+GOOD_LINES = ["PYTHON := /usr/bin/python3", "/usr/lib/postgresql/15/bin/pg_ctl -D data",
+              "CHAT_ENV_FILE=/etc/chat/chat.env", "a fresh `/tmp/chat-it-*` run dir", "/var/lib/chat /run/chat",
+              "see docs/api.md#errors and docs/events.md §1", "docs/worker.md", "deploy/README.md",
+              "https://example.com/work/x", "GET /api/v1/../x"]
+BAD_LINES = [".." + "/shared/notes", "/wo" + "rk/main/build", "/ro" + "ot/bin", "/ho" + "me/ci/src",
+             "~/.py" + "env/shims", "API" + ".md §1", "DESIGN" + ".md", "docs/api.md#" + "no-such-section",
+             "docs/" + "no-such-page.md", "docs/events.md §" + "99"]
+
+
+def self_test(siblings, roots, api_anchors, sections) -> list[str]:
+    out = []
+    for line in GOOD_LINES:
+        if found := problems_in("good", line, siblings, roots, api_anchors, sections):
+            out.append(f"self-test: a legitimate line is reported: {found}")
+    for line in BAD_LINES:
+        if not problems_in("bad", line, siblings, roots, api_anchors, sections):
+            out.append(f"self-test: {line!r} is not reported")
+    return out
+
+
 def main() -> int:
     siblings = sibling_patterns()
     roots = machine_roots()
     api_anchors = anchors(REPO / "docs" / "api.md")
     sections = {name: numbered_sections(REPO / "docs" / f"{name}.md") for name in ("events", "worker")}
-    problems = []
+    problems = self_test(siblings, roots, api_anchors, sections)
     files = repo_files()
     for path in files:
         text = text_of(path)
