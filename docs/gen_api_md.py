@@ -81,7 +81,7 @@ def constraints(s: dict) -> list[str]:
     for key, phrase in bounds:
         if key in s and not (key == "minLength" and s[key] == 1):
             v = s[key]
-            out.append(phrase.format(json.dumps(v) if key == "default" and not isinstance(v, (int, float)) else v))
+            out.append(phrase.format(json.dumps(v) if key == "default" else v))
     return out
 
 
