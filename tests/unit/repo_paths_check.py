@@ -95,8 +95,11 @@ def machine_roots() -> list[re.Pattern]:
 
 
 def sibling_patterns() -> list[re.Pattern]:
-    names = [p.name for p in REPO.parent.iterdir() if p.is_dir() and p.resolve() != REPO]
-    return [re.compile(r"(?<![\w.])\.\./+" + re.escape(n) + r"(?![\w-])") for n in names]
+    """`../<name>` for each directory next to the checkout, except names the repository also has at its top
+    (`../docs` from a subdirectory is the repository's own)."""
+    own = {p.name for p in REPO.iterdir()}
+    names = [p.name for p in REPO.parent.iterdir() if p.is_dir() and p.resolve() != REPO and p.name not in own]
+    return [re.compile(r"(?<![\w.])\.\./+" + re.escape(n) + r"(?![\w.-])") for n in names]
 
 
 def problems_in(rel: str, text: str, siblings: list[re.Pattern], roots: list[re.Pattern],
