@@ -32,10 +32,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
+# An absolute path starts a word: at the start of a line, after white space, a quote, `=`, `(`, `:`, `,`, `[`,
+# `<` or `>` — not after another component (`/proc/{pid}/root`, `https://host/work/x` are not machine paths).
+PATH_START = r"(?<![^\s\"'`=(:,\[<>])"
 MACHINE_PATHS = [
-    (re.compile(r"(?<![\w.-])/(?:root|Users)/"), "a home directory of a build machine"),
-    (re.compile(r"(?<![\w.-])/home/[\w.-]+"), "a home directory of a build machine"),
-    (re.compile(r"(?<![\w.-])/(?:work)/"), "the development workspace"),
+    (re.compile(PATH_START + r"/(?:root|Users)/"), "a home directory of a build machine"),
+    (re.compile(PATH_START + r"/home/[\w.-]+"), "a home directory of a build machine"),
+    (re.compile(PATH_START + r"/(?:work)/"), "the development workspace"),
     (re.compile(r"[/~]\.?pyenv/"), "a pyenv installation"),
 ]
 WAIVER = "not-a-host-" + "path"
@@ -97,7 +100,7 @@ def machine_roots() -> list[tuple[re.Pattern, bool]]:
     directory, which the waiver covers)."""
     home = os.environ.get("HOME", "").rstrip("/")
     roots = {str(REPO), str(REPO.parent), home} - SYSTEM_DIRS
-    return [(re.compile(r"(?<![\w.-])" + re.escape(r) + r"(?![\w.-])"), r == home) for r in sorted(roots)]
+    return [(re.compile(PATH_START + re.escape(r) + r"(?![\w.-])"), r == home) for r in sorted(roots)]
 
 
 def sibling_patterns() -> list[re.Pattern]:
@@ -119,7 +122,8 @@ def problems_in(rel: str, text: str, siblings: list[re.Pattern], roots: list[tup
                 out.append(f"{where}: `{m.group(0)}` is {what}")
         for rx, is_home in roots:
             if m := (None if is_home and waived else rx.search(line)):
-                out.append(f"{where}: `{m.group(0)}` is where this checkout is on this machine")
+                place = "$HOME" if is_home else "where this checkout is"
+                out.append(f"{where}: `{m.group(0)}` is {place} on this machine")
         if SHARED.search(line):
             out.append(f"{where}: the shared notes' directory is outside the repository")
         for rx in siblings:
@@ -148,7 +152,7 @@ GOOD_LINES = ["c.copy_in(deb, '/ro" + "ot/chat.deb')  # " + WAIVER + ": inside t
               "PYTHON := /usr/bin/python3", "/usr/lib/postgresql/15/bin/pg_ctl -D data",
               "CHAT_ENV_FILE=/etc/chat/chat.env", "a fresh `/tmp/chat-it-*` run dir", "/var/lib/chat /run/chat",
               "see docs/api.md#errors and docs/events.md §1", "docs/worker.md", "deploy/README.md",
-              "https://example.com/work/x", "GET /api/v1/../x"]
+              "https://example.com/work/x", "GET /api/v1/../x", 'os.readlink(f"/proc/{entry}/root")']
 BAD_LINES = [".." + "/shared/notes", "/wo" + "rk/main/build", "/ro" + "ot/bin", "/ho" + "me/ci/src",
              "~/.py" + "env/shims", "API" + ".md §1", "DESIGN" + ".md", "docs/api.md#" + "no-such-section",
              "docs/" + "no-such-page.md", "docs/events.md §" + "99",
