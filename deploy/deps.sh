@@ -9,8 +9,9 @@ BUILD_PKGS=(g++ cmake make pkg-config libfcgi-dev libpq-dev libhiredis-dev libjw
 # ones that die, and hands each FastCGI handler group its listening socket on fd 0).
 STACK_PKGS=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx supervisor curl iproute2 util-linux
             gettext-base openssl procps)
-# Tests and benchmarks: real clients (Debian's Python packages, since PyPI is out of reach) and wrk.
-TEST_PKGS=(python3 python3-pytest python3-httpx python3-websockets python3-argon2 wrk nodejs)
+# Tests and benchmarks: real clients (Debian's Python packages, since PyPI is out of reach) and wrk; git lists the
+# repository's files for the CTest repo_paths.
+TEST_PKGS=(python3 python3-pytest python3-httpx python3-websockets python3-argon2 wrk nodejs git)
 command -v npm >/dev/null || TEST_PKGS+=(npm)   # node's ws client (tests/integration/node); NodeSource's nodejs bundles npm
 
 missing=()

@@ -26,7 +26,7 @@ ROUTE_RE = re.compile(r'\{\s*"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)"\s*,\s*"(
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 V = "/api/v1"
 
-# Routes that need no token (API.md §3, §8); every other documented operation requires bearerAuth.
+# Routes that need no token (docs/api.md#authentication); every other documented operation requires bearerAuth.
 PUBLIC = {
     ("POST", V + "/auth/register"), ("POST", V + "/auth/login"), ("POST", V + "/auth/login/access-token"),
     ("POST", V + "/auth/refresh"), ("POST", V + "/users"), ("GET", "/health"), ("GET", "/"), ("GET", "/metrics"),

@@ -1,4 +1,4 @@
-"""Helpers of the WebSocket tests (API.md §9): real clients against the stack's realtime daemons.
+"""Helpers of the WebSocket tests (docs/api.md#websocket): real clients against the stack's realtime daemons.
 
 * `WsClient`: Debian's python3-websockets (10.4, asyncio only) driven from the synchronous tests through one
   background event-loop thread; every frame is recorded with its arrival time, so a test asserts on what a
