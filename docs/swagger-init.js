@@ -6,7 +6,4 @@ window.ui = SwaggerUIBundle({
   deepLinking: true,
   persistAuthorization: true,
   presets: [SwaggerUIBundle.presets.apis],
-  // Swagger UI would otherwise show a badge image from validator.swagger.io, which gets the document's URL, on
-  // every host but localhost: a request to another origin, refused by the CSP anyway.
-  validatorUrl: null,
 });

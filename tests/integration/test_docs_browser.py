@@ -40,7 +40,7 @@ def browser_run(stack, api, _user_pool):
     (user,) = _user_pool.take(1)
     out = Path(stack.env.get("CHAT_BUILD_DIR") or REPO / "build") / "test-artifacts" / "docs-browser"
     shutil.rmtree(out, ignore_errors=True)
-    opts = {"host": HOST, "port": urlsplit(stack.base_url).port, "out": str(out),
+    opts = {"chromium": str(CHROMIUM), "host": HOST, "port": urlsplit(stack.base_url).port, "out": str(out),
             "username": user.user["username"], "password": PASSWORD,
             "me": {"tag": me["tags"][0], "operationId": me["operationId"], "summary": me["summary"]}}
     r = subprocess.run(["node", str(NODE_DIR / "docs_browser.js"), json.dumps(opts)], capture_output=True,

@@ -1,8 +1,8 @@
 // Headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core) on the stack's /docs and /redoc, for
 // tests/integration/test_docs_browser.py:
 //
-//   node docs_browser.js '{"host": NAME, "port": PORT, "out": DIR, "username": U, "password": P,
-//                          "me": {"tag": T, "operationId": ID}}'
+//   node docs_browser.js '{"chromium": PATH, "host": NAME, "port": PORT, "out": DIR, "username": U, "password": P,
+//                          "me": {"tag": T, "operationId": ID, "summary": S}}'
 //
 // prints one JSON object: per page, what was rendered (operations, their paths, whether GET /auth/me is visible,
 // the screenshot's path), every console error, page error, failed request and HTTP error; and what Swagger UI's
@@ -10,7 +10,7 @@
 // on its own breakage.
 //
 // The pages are opened as http://NAME:PORT, NAME a made-up host name that Chromium's resolver maps to
-// 127.0.0.1: a page that only works on localhost (Swagger UI drops its validator badge there) is caught.
+// 127.0.0.1, so they are seen as on any server (localhost is special to browsers and to Swagger UI).
 // No network beyond loopback, twice over: the resolver knows no other host (--host-resolver-rules), and every
 // request the browser makes is intercepted, recorded as offsite and aborted when it is for any other host, so
 // the test fails on it even if the resolver rule ever stopped working.
@@ -19,7 +19,6 @@ const fs = require("fs");
 const path = require("path");
 const { chromium } = require("playwright-core");
 
-const CHROMIUM = "/usr/bin/chromium";
 const opts = JSON.parse(process.argv[2]);
 const BASE = `http://${opts.host}:${opts.port}`;
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", opts.host]);
@@ -132,7 +131,7 @@ async function main() {
   const profile = fs.mkdtempSync(path.join(opts.out, "profile-"));
   const offsite = [];
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath: opts.chromium,   // Debian's: never a browser download of playwright's
     headless: true,
     viewport: { width: 1280, height: 900 },
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
