@@ -236,6 +236,7 @@ def test_docs_pages(api):
         csp = r.headers.get("content-security-policy", "")
         assert "default-src 'self'" in csp.split(";")[0], r.headers
         assert r.headers.get("cache-control") == "no-cache", r.headers
+        assert api.get(path, headers={"If-None-Match": r.headers["etag"]}).status_code == 304, "no revalidation"
         refs = re.findall(r'(?:src|href)="([^"]+)"', r.text)
         assert any(u.endswith(".js") for u in refs) and all(u.startswith("/") for u in refs), refs
         texts = [r.text]
@@ -250,6 +251,8 @@ def test_docs_pages(api):
         assert any('"/openapi.json"' in t for t in texts), f"{path} (or its own script) does not load /openapi.json"
     r = api.get("/openapi.json")
     assert r.headers.get("cache-control") == "no-cache", r.headers
+    r = api.get("/docs/assets/no-such-file.js")
+    assert r.status_code == 404 and "cache-control" not in r.headers, ("a 404 is not cached for good", r.headers)
 
 
 # ------------------------------------------------------------------------------------------------
