@@ -21,23 +21,24 @@ const { chromium } = require("playwright-core");
 
 const opts = JSON.parse(process.argv[2]);
 const BASE = `http://${opts.host}:${opts.port}`;
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", opts.host]);
+// opts.host is mapped to 127.0.0.1 below: every allowed name is loopback
+const LOCAL = new Set(["127.0.0.1", "localhost", "[::1]", opts.host]);
 
-function isLoopback(url) {
+function isLocal(url) {
   const u = new URL(url);
   if (u.protocol === "data:" || u.protocol === "blob:") return true; // in-page, never the network
-  return LOOPBACK.has(u.hostname);
+  return LOCAL.has(u.hostname);
 }
 
-// Records what a page reports: console errors (CSP violations are), uncaught exceptions, failed requests,
-// HTTP errors, and requests to other hosts.
+// Records what a page reports: console errors (CSP violations are), uncaught exceptions, failed requests and
+// HTTP errors (requests to other hosts are the context's route below).
 function watch(page, report) {
   page.on("console", (m) => {
     if (m.type() === "error") report.console_errors.push(`${m.text()} @ ${m.location().url || "?"}`);
   });
   page.on("pageerror", (e) => report.page_errors.push(String(e && e.stack ? e.stack : e)));
   page.on("requestfailed", (r) => {
-    if (isLoopback(r.url())) report.failed_requests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`);
+    if (isLocal(r.url())) report.failed_requests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`);
   });
   page.on("response", (r) => {
     if (r.status() >= 400) report.http_errors.push(`${r.request().method()} ${r.url()}: ${r.status()}`);
@@ -140,7 +141,7 @@ async function main() {
   });
   await context.route("**/*", (route) => {
     const url = route.request().url();
-    if (isLoopback(url)) return route.continue();
+    if (isLocal(url)) return route.continue();
     offsite.push(url);
     return route.abort("blockedbyclient");
   });
