@@ -10,9 +10,12 @@ BUILD_PKGS=(g++ cmake make pkg-config libfcgi-dev libpq-dev libhiredis-dev libjw
 STACK_PKGS=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx supervisor curl iproute2 util-linux
             gettext-base openssl procps)
 # Tests and benchmarks: real clients (Debian's Python packages, since PyPI is out of reach) and wrk; git lists the
-# repository's files for the CTest repo_paths.
-TEST_PKGS=(python3 python3-pytest python3-httpx python3-websockets python3-argon2 wrk nodejs git)
-command -v npm >/dev/null || TEST_PKGS+=(npm)   # node's ws client (tests/integration/node); NodeSource's nodejs bundles npm
+# repository's files for the CTest repo_paths; chromium is the headless browser that renders /docs and /redoc
+# (tests/integration/test_docs_browser.py, with playwright-core).
+TEST_PKGS=(python3 python3-pytest python3-httpx python3-websockets python3-argon2 wrk nodejs git chromium)
+# npm: the build's npm ci of Swagger UI and ReDoc (cmake/www.cmake) and node's test clients (tests/integration/node);
+# NodeSource's nodejs bundles it
+command -v npm >/dev/null || TEST_PKGS+=(npm)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${STACK_PKGS[@]}" "${TEST_PKGS[@]}"; do

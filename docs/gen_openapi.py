@@ -984,7 +984,7 @@ def build_operation(o: dict) -> dict:
     }
     if o["desc"]:
         out["description"] = o["desc"]
-    out["security"] = [{"bearerAuth": []}] if o["auth"] else []
+    out["security"] = TOKEN_SECURITY if o["auth"] else []
     if params:
         out["parameters"] = params
     if o["body"]:
@@ -997,6 +997,12 @@ def build_operation(o: dict) -> dict:
         out["requestBody"] = {"required": o["body_required"], "content": content}
     out["responses"] = responses
     return out
+
+
+# Either scheme carries the same access token (Authorization: Bearer); oauth2Password is the one Swagger UI's
+# Authorize dialog can fetch itself, from a username and password, at the form login route.
+TOKEN_URL = V + "/auth/login/access-token"
+TOKEN_SECURITY = [{"bearerAuth": []}, {"oauth2Password": []}]
 
 
 def operation_id(method: str, path: str) -> str:
@@ -1086,6 +1092,13 @@ def build(routes: dict[tuple[str, str], str]) -> dict:
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                "description": "An access token from `/api/v1/auth/login`, `/auth/register`, "
                                               "`/auth/refresh` or `/auth/login/access-token`."},
+                "oauth2Password": {
+                    "type": "oauth2",
+                    "description": "OAuth2 password flow: `username` (a username or an email) and `password` "
+                                   f"posted as a form to `{TOKEN_URL}`, whose `access_token` is then sent as "
+                                   "the bearer token. Swagger UI's Authorize does this.",
+                    "flows": {"password": {"tokenUrl": TOKEN_URL, "scopes": {}}},
+                },
             },
         },
     }
