@@ -296,6 +296,7 @@ cmd_up() {
   for tool in "${needed[@]}"; do
     [[ -x $BUILD/$tool ]] || die "missing executable $BUILD/$tool (build first: make; or set CHAT_BUILD_DIR)"
   done
+  [[ -f $BUILD/www/swagger.html ]] || die "missing $BUILD/www, the API docs' web root (build first: make; or set CHAT_BUILD_DIR)"
   read_cors_origins
   if [[ -n $(ss -Hltn "sport = :$PORT") ]]; then
     die "port $PORT is already in use by another program (ss: $(ss -Hltnp "sport = :$PORT" | head -n1 | tr -s ' ')); set CHAT_HTTP_PORT"
@@ -630,7 +631,8 @@ render_nginx() {
     for ((f = 1; f <= ${#REALTIME_PORT_LIST[@]}; f++)); do echo "server unix:$SOCKS/realtime-$f.sock;"; done
   } >"$conf/realtime_upstream.conf"
   export CHAT_LISTEN_ADDR=127.0.0.1 CHAT_HTTP_PORT=$PORT CHAT_SOCK_DIR=$SOCKS CHAT_LOG_DIR=$LOGS CHAT_PID_DIR=$PIDS \
-    CHAT_NGINX_TEMP_DIR=$NGINX_PREFIX/tmp REPO_DIR CHAT_RUN_DIR=$RUN RATE_LIMIT_AUTH RATE_LIMIT_AUTH_BURST
+    CHAT_NGINX_TEMP_DIR=$NGINX_PREFIX/tmp REPO_DIR CHAT_RUN_DIR=$RUN RATE_LIMIT_AUTH RATE_LIMIT_AUTH_BURST \
+    CHAT_WWW_DIR=$BUILD/www
   if ((IS_ROOT)); then
     export CHAT_NGINX_USER="nobody nogroup"
   else
@@ -638,7 +640,7 @@ render_nginx() {
     export CHAT_NGINX_USER
   fi
   local vars='${CHAT_LISTEN_ADDR} ${CHAT_HTTP_PORT} ${CHAT_SOCK_DIR} ${CHAT_LOG_DIR} ${CHAT_PID_DIR} ${CHAT_NGINX_TEMP_DIR}
-    ${CHAT_NGINX_USER} ${RATE_LIMIT_AUTH} ${RATE_LIMIT_AUTH_BURST} ${REPO_DIR} ${CHAT_RUN_DIR}'
+    ${CHAT_NGINX_USER} ${RATE_LIMIT_AUTH} ${RATE_LIMIT_AUTH_BURST} ${REPO_DIR} ${CHAT_RUN_DIR} ${CHAT_WWW_DIR}'
   envsubst "$vars" <"$REPO_DIR/nginx/nginx.conf.template" >"$conf/nginx.conf"
   for f in "$REPO_DIR"/nginx/*.conf "$BUILD"/nginx/*.conf; do
     envsubst "$vars" <"$f" >"$conf/$(basename "$f")"
