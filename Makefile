@@ -6,7 +6,7 @@ JOBS ?= 2
 PYTHON := /usr/bin/python3
 
 .PHONY: all deps build run up down status migrate test unit-test sanitize-test fuzz-test integration-test chaos-test \
-        bench format clean
+        container-test bench format clean
 
 all: build
 
@@ -60,6 +60,11 @@ fuzz-test:
 
 integration-test:
 	@$(PYTHON) -m pytest tests/integration -q -p no:cacheprovider
+
+# Containers booted with systemd as PID 1 from a cached Debian root (tests/container/nspawn.py; root, and the
+# Debian archive for the first build of the root).
+container-test:
+	@$(PYTHON) -m pytest tests/container -q -p no:cacheprovider
 
 # Its own stack, every program killed or crashed under load (about 3 minutes): nothing acknowledged is lost.
 chaos-test:

@@ -16,9 +16,12 @@ TEST_PKGS=(python3 python3-pytest python3-httpx python3-websockets python3-argon
 # npm: the build's npm ci of Swagger UI and ReDoc (cmake/www.cmake) and node's test clients (tests/integration/node);
 # NodeSource's nodejs bundles it
 command -v npm >/dev/null || TEST_PKGS+=(npm)
+# The container tests (tests/container): debootstrap builds a Debian root, systemd-container's systemd-nspawn boots
+# it with systemd as PID 1, so the Debian package is installed and started the way a real machine does it.
+CONTAINER_PKGS=(debootstrap systemd-container)
 
 missing=()
-for p in "${BUILD_PKGS[@]}" "${STACK_PKGS[@]}" "${TEST_PKGS[@]}"; do
+for p in "${BUILD_PKGS[@]}" "${STACK_PKGS[@]}" "${TEST_PKGS[@]}" "${CONTAINER_PKGS[@]}"; do
   dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
