@@ -84,8 +84,9 @@ NSENTER = "/usr/bin/nsenter"
 NSPAWN = "/usr/bin/systemd-nspawn"
 # What a command inside the container starts with: the host's environment (a pyenv PATH, the caller's HOME) means
 # nothing there.
-CONTAINER_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
+CONTAINER_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                  "LANG": "C.UTF-8", "TERM": os.environ.get("TERM", "dumb")}
+CONTAINER_ENV["HOME"] = "/root"  # not-a-host-path: root's home inside the container
 
 
 class HarnessError(RuntimeError):

@@ -134,7 +134,7 @@ def test_exit_leaves_no_trace_and_cache_pristine(root):
     before = fingerprint(root)
     with Container(root) as c:
         tmp, pid, ns, cgroups = c.merged.parent, c.pid, _pid_ns(c.pid), list(c._cgroups)
-        c.run("echo inside > /root/written-inside; apt-get --version > /var/lib/written-too")
+        c.run("echo inside > /var/tmp/written-inside; apt-get --version > /var/lib/written-too")
         c.run(["systemctl", "restart", "postgresql@15-main.service"])
         assert _mounts_under(tmp)
         assert _pids_in_ns(ns)
@@ -144,7 +144,7 @@ def test_exit_leaves_no_trace_and_cache_pristine(root):
     assert not os.path.exists(f"/proc/{pid}")
     assert cgroups and not any(g.exists() for g in cgroups)
     assert not Path(f"/run/systemd/nspawn/propagate/{c.name}").exists()
-    assert not (root / "root" / "written-inside").exists()
+    assert not (root / "var" / "tmp" / "written-inside").exists()
     assert fingerprint(root) == before
 
 
@@ -196,8 +196,8 @@ def test_deb_installs_offline_from_what_the_root_has(container, tmp_path):
     ok = probe_deb(tmp_path, "chat-probe-ok", "nginx, postgresql, redis-server, libpq5, libhiredis0.14")
     missing = probe_deb(tmp_path, "chat-probe-missing", "jq")  # not in the root, and there is no archive
     for deb in (ok, missing):
-        container.copy_in(deb, f"/root/{deb.name}")
-    apt = "cd /root && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ./"
+        container.copy_in(deb, f"/var/tmp/{deb.name}")
+    apt = "cd /var/tmp && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ./"
     container.run(apt + ok.name, timeout=120)
     assert container.run(["cat", "/usr/share/chat-probe-ok/installed"]).stdout == "yes\n"
     r = container.run(apt + missing.name, check=False, timeout=120)
