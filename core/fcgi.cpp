@@ -69,7 +69,7 @@ bool read_request(FCGX_Request& r, http::Request& req) {
   if (*param(r, "CHAT_BODY_TOO_LARGE")) return false;
   long long length = std::atoll(param(r, "CONTENT_LENGTH"));
   if (length < 0) length = 0;
-  if (static_cast<size_t>(length) > limits::kBodyMaxBytes) return false;  // API.md §1: a 413
+  if (static_cast<size_t>(length) > limits::kBodyMaxBytes) return false;  // docs/api.md#conventions: a 413
   req.body.resize(static_cast<size_t>(length));
   int got = length > 0 ? FCGX_GetStr(req.body.data(), static_cast<int>(length), r.in) : 0;
   req.body.resize(static_cast<size_t>(std::max(got, 0)));
@@ -88,7 +88,7 @@ void write_response(FCGX_Request& r, const http::Response& resp) {
 }
 
 // A body over the limit: the route is resolved first, since an unknown path (404) or a wrong method (405)
-// is the answer whatever the body (API.md §1, order of checks); a known route is a 413.
+// is the answer whatever the body (docs/api.md#order-of-checks); a known route is a 413.
 http::Response too_large(const http::Router& router, const http::Request& req) {
   http::Match m = router.match(req.method, req.path);
   if (m.kind == http::Match::Kind::kNotFound) return http::render_error(http::HttpError(404, "Not Found"));

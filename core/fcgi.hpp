@@ -22,7 +22,7 @@ using Command = int (*)(int argc, char** argv);
 // code. Other arguments go to `command`, or are a usage error (2) when the program has none.
 int run_program(const char* program, int argc, char** argv, std::vector<http::Route> routes, Command command = nullptr);
 
-// Runs the matched handler and maps every failure to API.md's JSON (exposed for tests).
+// Runs the matched handler and maps every failure to the JSON of docs/api.md#errors (exposed for tests).
 http::Response dispatch(Context& ctx, const http::Router& router, http::Request& req);
 
 }  // namespace chat::fcgi

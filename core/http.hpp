@@ -53,7 +53,7 @@ struct FieldError {
   std::string type;
 };
 
-// Thrown by request code; the FastCGI loop renders it as API.md's JSON in exactly one place.
+// Thrown by request code; the FastCGI loop renders it as docs/api.md#errors's JSON in exactly one place.
 class HttpError : public std::runtime_error {
  public:
   HttpError(int status, std::string detail) : std::runtime_error(detail), status_(status), detail_(std::move(detail)) {}

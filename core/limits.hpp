@@ -21,7 +21,8 @@ struct Page {
   int64_t fallback;
 };
 
-inline constexpr size_t kBodyMaxBytes = 1024 * 1024;  // API.md §1; nginx's client_max_body_size says the same
+// docs/api.md#conventions; nginx's client_max_body_size says the same.
+inline constexpr size_t kBodyMaxBytes = 1024 * 1024;
 
 inline constexpr Text kUsername{3, 32};
 inline constexpr Text kEmail{1, 254};  // RFC 5321's longest forward path, minus the angle brackets

@@ -9,9 +9,13 @@ BUILD_PKGS=(g++ cmake make pkg-config libfcgi-dev libpq-dev libhiredis-dev libjw
 # ones that die, and hands each FastCGI handler group its listening socket on fd 0).
 STACK_PKGS=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx supervisor curl iproute2 util-linux
             gettext-base openssl procps)
-# Tests and benchmarks: real clients (Debian's Python packages, since PyPI is out of reach) and wrk.
-TEST_PKGS=(python3 python3-pytest python3-httpx python3-websockets python3-argon2 wrk nodejs)
-command -v npm >/dev/null || TEST_PKGS+=(npm)   # node's ws client (tests/integration/node); NodeSource's nodejs bundles npm
+# Tests and benchmarks: real clients (Debian's Python packages, since PyPI is out of reach) and wrk; git lists the
+# repository's files for the CTest repo_paths; chromium is the headless browser that renders /docs and /redoc
+# (tests/integration/test_docs_browser.py, with playwright-core).
+TEST_PKGS=(python3 python3-pytest python3-httpx python3-websockets python3-argon2 wrk nodejs git chromium)
+# npm: the build's npm ci of Swagger UI and ReDoc (cmake/www.cmake) and node's test clients (tests/integration/node);
+# NodeSource's nodejs bundles it
+command -v npm >/dev/null || TEST_PKGS+=(npm)
 # The container tests (tests/container): debootstrap builds a Debian root, systemd-container's systemd-nspawn boots
 # it with systemd as PID 1, so the Debian package is installed and started the way a real machine does it.
 CONTAINER_PKGS=(debootstrap systemd-container)

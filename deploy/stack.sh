@@ -284,6 +284,7 @@ cmd_up() {
   for tool in "${needed[@]}"; do
     [[ -x $BUILD/$tool ]] || die "missing executable $BUILD/$tool (build first: make; or set CHAT_BUILD_DIR)"
   done
+  [[ -f $BUILD/www/swagger.html ]] || die "missing $BUILD/www, the API docs' web root (build first: make; or set CHAT_BUILD_DIR)"
   read_cors_origins
   if [[ -n $(ss -Hltn "sport = :$PORT") ]]; then
     die "port $PORT is already in use by another program (ss: $(ss -Hltnp "sport = :$PORT" | head -n1 | tr -s ' ')); set CHAT_HTTP_PORT"
@@ -614,10 +615,8 @@ render_nginx() {
   for ((i = 1; i <= ${#REALTIME_PORT_LIST[@]}; i++)); do sockets+=(--realtime-socket "$SOCKS/realtime-$i.sock"); done
   local user="nobody nogroup"
   ((IS_ROOT)) || user="$(id -un) $(id -gn)"   # ignored (with a warning) when nginx is not root
-  # The API documentation: the build's www dir (cmake/www.cmake), else the repository's docs/ (the same file names).
-  local www=$BUILD/www
-  [[ -d $www ]] || www=$REPO_DIR/docs
-  CHAT_LISTEN_ADDR=127.0.0.1 CHAT_HTTP_PORT=$PORT CHAT_SOCK_DIR=$SOCKS CHAT_LOG_DIR=$LOGS CHAT_WWW_DIR=$www \
+  # the API documentation: the build's www/ (cmake/www.cmake)
+  CHAT_LISTEN_ADDR=127.0.0.1 CHAT_HTTP_PORT=$PORT CHAT_SOCK_DIR=$SOCKS CHAT_LOG_DIR=$LOGS CHAT_WWW_DIR=$BUILD/www \
     CHAT_PID_DIR=$PIDS CHAT_NGINX_TEMP_DIR=$NGINX_PREFIX/tmp CHAT_NGINX_USER=$user \
     "$REPO_DIR/deploy/render-nginx.sh" --nginx-conf-dir "$NGINX_PREFIX/conf" --site "$NGINX_PREFIX/conf/chat-site.conf" \
     --main "$NGINX_PREFIX/conf/nginx.conf" --src "$REPO_DIR/nginx" --src "$BUILD/nginx" \

@@ -1,7 +1,7 @@
 # Regenerate docs/openapi.json from the repo root with: /usr/bin/python3 docs/gen_openapi.py
-"""Writes docs/openapi.json, the OpenAPI 3.1 document of the wire contract (API.md §3-§9).
+"""Writes docs/openapi.json, the OpenAPI 3.1 document of the wire contract (docs/api.md tells it in prose).
 
-The document is written from the contract (API.md), not from the server; what only the server knows is taken from
+The document is written from the contract (docs/api.md), not from the server; what only the server knows is taken from
 a build of it, so the two cannot drift. The operations below are emitted only for the routes of the built
 programs' route tables (`chat-<group> --routes` for each group of `<build>/chat-groups.txt`, which CMake writes
 from handlers/groups.cmake); a route without an operation here is an error, so a new route cannot go
@@ -182,7 +182,7 @@ USER = obj(
     },
     ["id", "username", "email", "avatar", "role", "status", "is_active", "is_online", "last_seen_at",
      "created_at", "updated_at"],
-    "A user (API.md §2). Never any password material.",
+    "A user (docs/api.md#user). Never any password material.",
 )
 
 AUTH_RESPONSE = obj(
@@ -194,7 +194,7 @@ AUTH_RESPONSE = obj(
         "user": ref("User"),
     },
     ["access_token", "token_type", "expires_in", "refresh_token", "user"],
-    "A new session (API.md §2).",
+    "A new session (docs/api.md#authresponse).",
 )
 
 CHANNEL = obj(
@@ -218,7 +218,7 @@ CHANNEL = obj(
     },
     ["id", "name", "description", "is_private", "is_archived", "creator_id", "member_count", "is_member",
      "unread_count", "created_at", "updated_at"],
-    "A channel as the caller sees it (API.md §2).",
+    "A channel as the caller sees it (docs/api.md#channel).",
 )
 
 CHANNEL_WITH_MEMBERS = {
@@ -238,7 +238,8 @@ CONVERSATION = obj(
         "title": nullable("string", description="The channel name for channels; `null` for direct conversations."),
         "is_group": {"type": "boolean", "description": "True for group and channel."},
         "is_private": {"type": "boolean", "description": "Direct conversations are private."},
-        "is_archived": {"type": "boolean", "description": "An archived channel stays listed here (API.md §4)."},
+        "is_archived": {"type": "boolean",
+                        "description": "An archived channel stays listed here (docs/api.md#channels)."},
         "creator_id": uuid(),
         "unread_count": nullable(
             "integer", minimum=0,
@@ -250,7 +251,7 @@ CONVERSATION = obj(
     },
     ["id", "kind", "title", "is_group", "is_private", "is_archived", "creator_id", "unread_count",
      "last_message_at", "created_at", "updated_at"],
-    "A conversation: a public or private channel, a direct or a group conversation (API.md §2).",
+    "A conversation: a public or private channel, a direct or a group conversation (docs/api.md#conversation).",
 )
 
 PARTICIPANT = obj(
@@ -267,7 +268,7 @@ REACTION = obj(
     {"id": uuid(), "message_id": uuid(), "user_id": uuid(), "username": {"type": "string"},
      "emoji": {"type": "string", "minLength": 1}, "created_at": ts()},
     ["id", "message_id", "user_id", "username", "emoji", "created_at"],
-    "One user's reaction to a message (API.md §2).",
+    "One user's reaction to a message (docs/api.md#reaction).",
 )
 
 MESSAGE = obj(
@@ -295,7 +296,7 @@ MESSAGE = obj(
     ["id", "conversation_id", "channel_id", "sender_id", "user_id", "user", "seq", "content", "message_type",
      "media_url", "parent_id", "reply_count", "is_edited", "is_deleted", "reactions", "mentions", "created_at",
      "updated_at"],
-    "A message, always whole (API.md §2).",
+    "A message, always whole (docs/api.md#message).",
 )
 
 MESSAGE_PAGE = obj(
@@ -305,7 +306,8 @@ MESSAGE_PAGE = obj(
     "A cursor page of messages (`GET /conversations/{id}/messages`).",
 )
 
-ERROR = obj({"detail": {"type": "string", "description": "A human sentence."}}, ["detail"], "An error (API.md §1).")
+ERROR = obj({"detail": {"type": "string", "description": "A human sentence."}}, ["detail"],
+            "An error (docs/api.md#errors).")
 
 VALIDATION_ERROR = obj(
     {
@@ -318,7 +320,7 @@ VALIDATION_ERROR = obj(
             "Every problem, the FastAPI way."),
     },
     ["detail", "errors"],
-    "A 422 answer (API.md §1).",
+    "A 422 answer (docs/api.md#errors).",
 )
 
 SCHEMAS = {
@@ -462,7 +464,7 @@ HEADERS = {
     "Allow": {"description": "The methods of the path, e.g. `GET, PUT`.", "schema": {"type": "string"}},
 }
 # ------------------------------------------------------------------------------------------------
-# WebSocket frames (API.md §9): not operations of this document, but clients parse them as strictly as REST
+# WebSocket frames (docs/api.md#websocket): not operations of this document, but clients parse them as strictly as REST
 # answers, so their shapes are schemas here too (tests/integration/test_types.py checks real frames against them).
 
 STAMP = {"type": "string", "format": "date-time", "description": "When the server sent it."}
@@ -542,7 +544,7 @@ WS_SCHEMAS = {
 }
 SCHEMAS.update(WS_SCHEMAS)
 
-# ---- moderation (API.md §7)
+# ---- moderation (docs/api.md#moderation)
 SCHEMAS.update({
     "AdminUser": {
         "description": "A User as an admin's moderation answers show it: with how long a ban or suspension lasts.",
@@ -982,7 +984,7 @@ def build_operation(o: dict) -> dict:
     }
     if o["desc"]:
         out["description"] = o["desc"]
-    out["security"] = [{"bearerAuth": []}] if o["auth"] else []
+    out["security"] = TOKEN_SECURITY if o["auth"] else []
     if params:
         out["parameters"] = params
     if o["body"]:
@@ -997,6 +999,12 @@ def build_operation(o: dict) -> dict:
     return out
 
 
+# Either scheme carries the same access token (Authorization: Bearer); oauth2Password is the one Swagger UI's
+# Authorize dialog can fetch itself, from a username and password, at the form login route.
+TOKEN_URL = V + "/auth/login/access-token"
+TOKEN_SECURITY = [{"bearerAuth": []}, {"oauth2Password": []}]
+
+
 def operation_id(method: str, path: str) -> str:
     parts = [p for p in path.split("/") if p and p not in ("api", "v1")]
     words = []
@@ -1007,8 +1015,8 @@ def operation_id(method: str, path: str) -> str:
 
 
 INFO_DESCRIPTION = """\
-The wire contract of the chat backend (`API.md`), for team-chat clients (**[web]**) and headless clients
-(**[headless]**) alike. WebSocket `/ws` is described in `API.md` §9.
+The wire contract of the chat backend (`docs/api.md`), for team-chat clients (**[web]**) and headless clients
+(**[headless]**) alike. WebSocket `/ws` is described in `docs/api.md#websocket`.
 
 * **Trailing slash**: optional on every route — `/api/v1/channels` and `/api/v1/channels/` are the same route
   (no redirect). Paths are written here without it.
@@ -1035,14 +1043,14 @@ The wire contract of the chat backend (`API.md`), for team-chat clients (**[web]
 
 
 TAGS = [
-    {"name": "auth", "description": "Register, log in, tokens (API.md §3)."},
-    {"name": "users", "description": "Users (API.md §3)."},
-    {"name": "channels", "description": "Channels: the channel-kind conversations (API.md §4)."},
-    {"name": "messages", "description": "Messages, team-chat routes (API.md §5)."},
-    {"name": "conversations", "description": "Conversations, headless routes (API.md §6)."},
-    {"name": "admin", "description": "Moderation: bans, suspensions, roles, the audit log (API.md §7). "
+    {"name": "auth", "description": "Register, log in, tokens (docs/api.md#accounts-and-users)."},
+    {"name": "users", "description": "Users (docs/api.md#accounts-and-users)."},
+    {"name": "channels", "description": "Channels: the channel-kind conversations (docs/api.md#channels)."},
+    {"name": "messages", "description": "Messages, team-chat routes (docs/api.md#messages)."},
+    {"name": "conversations", "description": "Conversations, headless routes (docs/api.md#conversations)."},
+    {"name": "admin", "description": "Moderation: bans, suspensions, roles, the audit log (docs/api.md#moderation). "
                                      "Global admins only; operators also have the `chat-admin` command."},
-    {"name": "system", "description": "Health and root (API.md §8)."},
+    {"name": "system", "description": "Health and root (docs/api.md#operations)."},
 ]
 
 
@@ -1084,6 +1092,13 @@ def build(routes: dict[tuple[str, str], str]) -> dict:
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                "description": "An access token from `/api/v1/auth/login`, `/auth/register`, "
                                               "`/auth/refresh` or `/auth/login/access-token`."},
+                "oauth2Password": {
+                    "type": "oauth2",
+                    "description": "OAuth2 password flow: `username` (a username or an email) and `password` "
+                                   f"posted as a form to `{TOKEN_URL}`, whose `access_token` is then sent as "
+                                   "the bearer token. Swagger UI's Authorize does this.",
+                    "flows": {"password": {"tokenUrl": TOKEN_URL, "scopes": {}}},
+                },
             },
         },
     }

@@ -1,4 +1,5 @@
-// Visibility before permission (API.md §1): who may see, read, write and moderate a conversation.
+// Visibility before permission (docs/api.md#visibility-and-permission): who may see, read, write and moderate a
+// conversation.
 #pragma once
 
 #include <cstdint>

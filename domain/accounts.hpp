@@ -49,7 +49,7 @@ std::string register_account(Context& ctx, const NewAccount& acc, const Duplicat
 std::optional<std::string> check_credentials(Context& ctx, const std::string& login, const std::string& password,
                                              bool* inactive);
 
-// Opens a session and returns the AuthResponse of API.md §2 for it.
+// Opens a session and returns the AuthResponse (docs/api.md#authresponse) for it.
 json::Value open_session(Context& ctx, const std::string& user_id, const http::Request& req);
 
 // Issues a new access token + refresh token for an existing session (login and refresh share it).

@@ -1,4 +1,4 @@
-// The Channel and Conversation objects of API.md §2 as SQL expressions spliced into each query, like
+// The Channel and Conversation objects (docs/api.md#objects) as SQL expressions spliced into each query, like
 // message_sql.hpp: one statement per list, index lookups per row, no per-row function calls.
 #pragma once
 

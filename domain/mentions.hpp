@@ -1,4 +1,4 @@
-// @mentions in message content (API.md §5): which names a message mentions.
+// @mentions in message content (docs/api.md#messages): which names a message mentions.
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// The Message object of API.md §2 as one SQL expression, spliced into every query that returns
+// The Message object (docs/api.md#message) as one SQL expression, spliced into every query that returns
 // messages, so a page is one statement with index lookups and no per-row function calls (a SQL
 // function with sub-selects is never inlined by PostgreSQL and costs ~3x more per row).
 #pragma once

@@ -294,7 +294,7 @@ void delete_message(Context& ctx, const CurrentUser& me, const Conversation& con
         .set("conversation_id", conv.id)
         .set("deleted_by", me.username);
     out.event(tx, Event{"message_deleted", conv.id, Audience::kConversation, {}, std::move(e)});
-    if (m.sender_id != me.id) {  // moderation: someone else's message (API.md §7: audited)
+    if (m.sender_id != me.id) {  // moderation: someone else's message (docs/api.md#moderation: audited)
       json::Value details = json::Value::object();
       details.set("conversation_id", conv.id).set("sender_id", m.sender_id);
       audit(tx, Actor::of(me), "message.delete", "message", m.id, std::nullopt, details);

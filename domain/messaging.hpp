@@ -34,7 +34,7 @@ extern const SendWording kConversationWording;
 SendInput read_send_input(const http::Request& req, bool id_from_body, const std::string& path_id = "");
 
 // Takes one token of the sender's bucket (RATE_LIMIT_SEND per user): 429 with Retry-After when empty.
-// Called right after authentication: the rate limit comes before validation (API.md order of checks).
+// Called right after authentication: the rate limit comes before validation (docs/api.md#order-of-checks).
 void take_send_token(Context& ctx, const CurrentUser& me);
 
 // 201 with the Message; 200 with the original for a repeated idempotency key; 409 for a key reused

@@ -1,6 +1,6 @@
-// Moderation (API.md §7): bans, suspensions and roles, who may act on whom, and the audit log. Shared by the
-// /admin handler group, the moderation done through other routes (a message deleted or a member removed by
-// someone else) and chat-admin, the operator's command (actor "system").
+// Moderation (docs/api.md#moderation): bans, suspensions and roles, who may act on whom, and the audit log.
+// Shared by the /admin handler group, the moderation done through other routes (a message deleted or a member
+// removed by someone else) and chat-admin, the operator's command (actor "system").
 #pragma once
 
 #include <optional>

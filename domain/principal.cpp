@@ -59,7 +59,8 @@ TokenCheck check_token(Context& ctx, const std::string& token) {
 
   auto r = ctx.db.exec(kLoadPrincipal, {claims->sub, claims->sid});
   if (r.empty()) return out;
-  // Inactive first: a ban revokes every session, and while it lasts each of its tokens says why (API.md §1).
+  // Inactive first: a ban revokes every session, and while it lasts each of its tokens says why
+  // (docs/api.md#authentication).
   if (r.boolean(0, "inactive")) {
     out.outcome = TokenCheck::Outcome::kInactive;
     return out;

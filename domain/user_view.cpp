@@ -9,7 +9,7 @@ json::Value user_json(const db::Result& r, int row, bool with_email) {
   json::Value u = json::Value::object();
   u.set("id", r.text(row, "id"))
       .set("username", r.text(row, "username"));
-  // Hidden is "", never null: clients call string methods on it (API.md §2).
+  // Hidden is "", never null: clients call string methods on it (docs/api.md#user).
   u.set("email", with_email ? r.text(row, "email") : std::string_view());
   u.set("avatar", r.opt(row, "avatar"))
       .set("role", r.text(row, "role"))

@@ -1,4 +1,4 @@
-// The User object of API.md §2, built from one row of a query that selects CHAT_USER_COLUMNS.
+// The User object (docs/api.md#user), built from one row of a query that selects CHAT_USER_COLUMNS.
 #pragma once
 
 #include "core/db.hpp"

@@ -1,4 +1,4 @@
-// /api/v1/admin: bans, suspensions, roles and the audit log (API.md §7). Every route is for global admins:
+// /api/v1/admin: bans, suspensions, roles and the audit log (docs/api.md#moderation). Every route is for global admins:
 // anyone else gets 403 `Not enough permissions`, before the body is even read.
 #include <algorithm>
 

@@ -8,7 +8,8 @@
 #                    [LOCAL_ONLY LOCATION...])
 #   Without NO_PREFIX nginx sends `= /api/v1/NAME` and `/api/v1/NAME/` to the group. A LOCATION is what follows
 #   `location` in nginx ("= /health", "~ ^/regex$"); one listed here takes the place of a default with the same text.
-#   RATE_LIMITED  under nginx's `auth` limit_req zone (POSTs only, one bucket per client address: API.md §1)
+#   RATE_LIMITED  under nginx's `auth` limit_req zone (POSTs only, one bucket per client address:
+#                 docs/api.md#rate-limits)
 #   LOCATIONS     more plain locations
 #   LOCAL_ONLY    answered to loopback clients only (403 elsewhere)
 #   CLI           chat-NAME with arguments runs NAME_command() of handlers/NAME_cli.hpp (the operator's command)
@@ -27,5 +28,5 @@ chat_handler_group(system NO_PREFIX
 chat_handler_group(channels)
 chat_handler_group(messages)
 chat_handler_group(conversations)
-# Moderation (API.md §7): global admins only, the handler checks.
+# Moderation (docs/api.md#moderation): global admins only, the handler checks.
 chat_handler_group(admin CLI)

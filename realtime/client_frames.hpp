@@ -1,6 +1,6 @@
 // What an open socket sends, acted on by the loop: RFC 6455 control frames (§5.5) and protocol errors
-// (§7.1.7), and the API.md §9.1 messages client_messages.hpp decides about — typing goes to the relay,
-// get_online_users to a worker. Loop thread only.
+// (§7.1.7), and the messages of docs/api.md#client-frames client_messages.hpp decides about — typing goes to
+// the relay, get_online_users to a worker. Loop thread only.
 #pragma once
 
 #include <cstdint>

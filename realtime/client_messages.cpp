@@ -1,4 +1,4 @@
-// Client frames and the small server events the daemon builds itself (API.md §9.1, §9.2).
+// Client frames and the small server events the daemon builds itself (docs/api.md#client-frames, #server-frames).
 #include "realtime/client_messages.hpp"
 
 #include "core/json.hpp"

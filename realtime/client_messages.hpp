@@ -1,4 +1,4 @@
-// Client → server frames (API.md §9.1): parse, check against the hub, and say what to answer and
+// Client → server frames (docs/api.md#client-frames): parse, check against the hub, and say what to answer and
 // what to do next. No I/O, so every reply and error is unit tested without sockets.
 #pragma once
 

@@ -1,6 +1,6 @@
-// How long each stage of a connection may last, and when an open socket is pinged (API.md §9 liveness,
-// RFC 6455 §7.1.1's wait for the peer's close). A decision over the connection's times, so the timers
-// are unit tested without waiting; the server's 1 s tick acts on it.
+// How long each stage of a connection may last, and when an open socket is pinged
+// (docs/api.md#liveness-and-close-codes, RFC 6455 §7.1.1's wait for the peer's close). A decision over the
+// connection's times, so the timers are unit tested without waiting; the server's 1 s tick acts on it.
 #pragma once
 
 #include <cstdint>

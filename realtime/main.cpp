@@ -1,4 +1,4 @@
-// chat-realtime: the epoll WebSocket daemon (API.md §9).
+// chat-realtime: the epoll WebSocket daemon (docs/api.md#websocket).
 // Usage: chat-realtime [--port N] [--socket PATH] (or REALTIME_PORT, REALTIME_SOCKET; core/config.hpp reads them).
 #include <signal.h>
 #include <sys/resource.h>

@@ -1,4 +1,4 @@
-// get_online_users (API.md §9.1): who of a conversation is online on any daemon. Runs on a worker thread;
+// get_online_users (docs/api.md#client-frames): who of a conversation is online on any daemon. Runs on a worker thread;
 // the loop adds the members connected to it, which the presence lane may not have written yet.
 #pragma once
 

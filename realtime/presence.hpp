@@ -1,4 +1,4 @@
-// Online/offline across tabs and daemons (API.md §9.2 user_status). Redis holds, per user, a sorted set
+// Online/offline across tabs and daemons (docs/api.md#presence, user_status). Redis holds, per user, a sorted set
 // presence:user:<uid> of daemon ids scored by expiry (now + 15 s, refreshed every 5 s by each daemon
 // for its users), and presence:online (uid → latest expiry). Lua scripts claim the online and offline
 // transitions atomically, so two daemons never both announce one; the winner stores the new state in

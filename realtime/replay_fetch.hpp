@@ -1,4 +1,4 @@
-// A resume the ring cannot serve (API.md §9): the missed entries read from the chat:events stream itself,
+// A resume the ring cannot serve (docs/api.md#resume): the missed entries read from the chat:events stream itself,
 // or the reason a replay would have a gap. Runs on a worker thread.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Resume after a reconnect (API.md §9): where the missed events come from, and which of them the user
+// Resume after a reconnect (docs/api.md#resume): where the missed events come from, and which of them the user
 // would have received, with membership as it was when each event happened. Pure functions.
 #pragma once
 

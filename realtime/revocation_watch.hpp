@@ -1,7 +1,7 @@
-// How a revoked session loses its sockets on this daemon (API.md §9.2): the chat:sessions:revoked message
-// (a logout, a ban, a password reset), and every 15 s a sweep of PostgreSQL for what pub/sub missed while
-// the subscription was reconnecting. Either closes the sockets with force_disconnect and 4003, and is
-// remembered in Revocations for the upgrades still being checked. Loop thread only.
+// How a revoked session loses its sockets on this daemon (docs/api.md#liveness-and-close-codes): the
+// chat:sessions:revoked message (a logout, a ban, a password reset), and every 15 s a sweep of PostgreSQL for
+// what pub/sub missed while the subscription was reconnecting. Either closes the sockets with force_disconnect
+// and 4003, and is remembered in Revocations for the upgrades still being checked. Loop thread only.
 #pragma once
 
 #include <cstdint>

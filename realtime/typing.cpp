@@ -1,4 +1,4 @@
-// Typing state with its 10 s expiry (API.md §9.1).
+// Typing state with its 10 s expiry (docs/api.md#typing).
 #include "realtime/typing.hpp"
 
 namespace chat::realtime {

@@ -1,5 +1,5 @@
 // Who is typing where, for the typists connected to this daemon: a `true` lasts 10 s after the last
-// `true` (API.md §9.1), and ends early on `false`, a leave, or the typist's last socket closing.
+// `true` (docs/api.md#typing), and ends early on `false`, a leave, or the typist's last socket closing.
 #pragma once
 
 #include <cstdint>

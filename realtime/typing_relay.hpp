@@ -26,7 +26,7 @@ class TypingRelay {
   void expire(int64_t now_ms);
   // The user's membership of the conversation ended here: so does the typing.
   void end(const std::string& user_id, const std::string& conversation_id);
-  // The user's last socket on this daemon closed (API.md §9.1: typing ends with the typist's last socket
+  // The user's last socket on this daemon closed (docs/api.md#typing: typing ends with the typist's last socket
   // anywhere; while a tab lives on another daemon, the 10 s expiry ends it instead).
   void last_local_socket_closed(const std::string& user_id);
   // Another daemon's user_gone: ends the user's typing held here unless a socket of it came here meanwhile.

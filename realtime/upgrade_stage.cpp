@@ -1,4 +1,4 @@
-// The upgrade stage's decisions, in the order API.md §9 gives its refusals.
+// The upgrade stage's decisions, in the order docs/api.md#connecting gives its refusals.
 #include "realtime/upgrade_stage.hpp"
 
 #include <cctype>

@@ -1,4 +1,4 @@
-// The upgrade stage of a connection (API.md §9) as decisions over values: what a complete request head
+// The upgrade stage of a connection (docs/api.md#connecting) as decisions over values: what a complete request head
 // gets — a plain answer, a refusal, or the token to authenticate — and whether an upgrade the worker
 // authenticated may open. No I/O, so every refusal and its order is unit tested; upgrader.hpp acts on them.
 #pragma once
@@ -35,15 +35,15 @@ struct RequestStep {
   std::optional<std::string> last_event_id;  // kAuthenticate: where a resume starts
 };
 
-// API.md §9's order: the path, a bad upgrade (RFC 6455 §4.2.1), then the Origin, then the token, then a
-// daemon shutting down.
+// The order of docs/api.md#connecting: the path, a bad upgrade (RFC 6455 §4.2.1), then the Origin, then the
+// token, then a daemon shutting down.
 RequestStep request_step(const ws::Request& req, const Config& config, bool shutting_down);
 
 // After the worker: its own refusal, else a revocation heard while it checked (the session: 401; every
 // session of the user, unless this one is newer: 403), else a shutdown begun meanwhile (503). nullopt: open.
 std::optional<Refusal> admission(const AuthResult& r, Revocations& revocations, bool shutting_down, int64_t wall_ms);
 
-// {"detail": "..."}: API.md's error body.
+// {"detail": "..."}: the error body of docs/api.md#errors.
 std::string detail_body(const std::string& detail);
 // X-Request-ID from nginx (or a client talking to the daemon directly) when it is a sane token, else a new one.
 std::string request_id_of(const ws::Request& req);

@@ -1,4 +1,4 @@
--- 002: the JSON shapes of API.md §2, built by PostgreSQL next to the data so that a page of messages
+-- 002: the JSON shapes of docs/api.md#objects, built by PostgreSQL next to the data so that a page of messages
 -- or channels is one query (reactions, mentions and members come from index lookups inside it).
 
 -- RFC 3339 UTC with microseconds and Z, as every client of the contract parses it.

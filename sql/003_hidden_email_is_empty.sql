@@ -1,5 +1,5 @@
 -- 003: a hidden email is the empty string, never null: clients treat `email` as a string (the team-chat web
--- client filters its add-members list with email.toLowerCase()), API.md §2.
+-- client filters its add-members list with email.toLowerCase()), docs/api.md#user.
 CREATE OR REPLACE FUNCTION user_public_json(u users) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT json_build_object(

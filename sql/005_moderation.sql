@@ -1,5 +1,5 @@
--- 005: moderation (API.md §7). The audit log records who did what to whom: the actor is a user, or `system`
--- for chat-admin (actor_id NULL); the actor's name and the target's kind are kept as they were, so a row
+-- 005: moderation (docs/api.md#moderation). The audit log records who did what to whom: the actor is a user,
+-- or `system` for chat-admin (actor_id NULL); the actor's name and the target's kind are kept as they were, so a row
 -- still reads right after renames. The application role may only INSERT and SELECT it (sql/grants.sql):
 -- append-only is PostgreSQL's rule, not a convention.
 ALTER TABLE audit_log

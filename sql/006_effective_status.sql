@@ -1,5 +1,5 @@
 -- 006: a user embedded in another object shows the status in effect: a ban or suspension whose status_until
--- has passed is over by itself (API.md §7: no job needs to run for the user to come back).
+-- has passed is over by itself (docs/api.md#moderation: no job needs to run for the user to come back).
 CREATE OR REPLACE FUNCTION user_public_json(u users) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT json_build_object(

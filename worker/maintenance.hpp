@@ -8,7 +8,7 @@
 
 namespace chat::worker {
 
-// The replay window of chat:events (API.md §9, docs/events.md §1): never trimmed below either bound.
+// The replay window of chat:events (docs/api.md#resume, docs/events.md §1): never trimmed below either bound.
 inline constexpr int64_t kEventsKeepEntries = 100000;
 inline constexpr int64_t kEventsKeepMs = 10 * 60 * 1000;
 

@@ -1,4 +1,5 @@
-"""Chaos: nothing acknowledged is lost while the programs of the stack die (DESIGN.md §7).
+"""Chaos: nothing acknowledged is lost while the programs of the stack die (README.md#operations: restarts,
+durability).
 
 20 senders post ~5 messages/s each with an Idempotency-Key, retrying a failed send with the same key until it is
 acknowledged; 50 WebSocket clients through nginx receive the messages of their channels and, whenever their socket

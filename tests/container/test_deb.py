@@ -52,7 +52,7 @@ def deb() -> Path:
 @pytest.fixture(scope="module")
 def c(deb):
     with Container(cached_root(package_names(deb))) as container:
-        container.copy_in(deb, "/root/chat.deb")
+        container.copy_in(deb, "/var/tmp/chat.deb")
         yield container
 
 
@@ -95,7 +95,7 @@ STATE: dict = {}
 
 def test_install_without_database_succeeds_and_says_so(c):
     # PostgreSQL is there but has no chat roles yet: the migrations cannot run, the install must not fail.
-    r = c.run("DEBIAN_FRONTEND=noninteractive apt-get install -y /root/chat.deb", check=False,
+    r = c.run("DEBIAN_FRONTEND=noninteractive apt-get install -y /var/tmp/chat.deb", check=False,
               timeout=180)
     assert r.returncode == 0, f"apt-get install: {r.stdout}{r.stderr}"
     out = r.stdout + r.stderr
@@ -156,8 +156,8 @@ def test_killed_handler_and_realtime_daemon_come_back(c):
 
 
 def test_security_exposure_of_every_unit(c):
-    c.copy_in(REPO / "tests" / "systemd" / "security.sh", "/root/security.sh")
-    r = c.run("bash /root/security.sh", check=False, timeout=120)
+    c.copy_in(REPO / "tests" / "systemd" / "security.sh", "/var/tmp/security.sh")
+    r = c.run("bash /var/tmp/security.sh", check=False, timeout=120)
     print(r.stdout)
     assert r.returncode == 0, f"{r.stdout}{r.stderr}"
     assert "chat-handler@messages.service" in r.stdout and "chat-realtime@9001.service" in r.stdout, r.stdout
@@ -165,7 +165,7 @@ def test_security_exposure_of_every_unit(c):
 
 def test_reinstall_keeps_data_and_chat_env(c):
     before = sh(c, f"md5sum {ENV}")
-    r = c.run("DEBIAN_FRONTEND=noninteractive apt-get install -y --reinstall /root/chat.deb",
+    r = c.run("DEBIAN_FRONTEND=noninteractive apt-get install -y --reinstall /var/tmp/chat.deb",
               check=False, timeout=180)
     assert r.returncode == 0, f"reinstall: {r.stdout}{r.stderr}"
     assert "database migrations applied" in r.stdout, r.stdout
@@ -187,9 +187,9 @@ def test_upgrade_keeps_data_and_chat_env(c, deb, tmp_path):
     control.write_text(control.read_text().replace(f"Version: {old}\n", f"Version: {new}\n"))
     newer = tmp_path / f"chat_{new}.deb"
     subprocess.run(["dpkg-deb", "-b", "--root-owner-group", str(tree), str(newer)], check=True, capture_output=True)
-    c.copy_in(newer, "/root/chat-newer.deb")
+    c.copy_in(newer, "/var/tmp/chat-newer.deb")
     before = sh(c, f"md5sum {ENV}")
-    r = c.run("DEBIAN_FRONTEND=noninteractive apt-get install -y /root/chat-newer.deb", check=False, timeout=180)
+    r = c.run("DEBIAN_FRONTEND=noninteractive apt-get install -y /var/tmp/chat-newer.deb", check=False, timeout=180)
     assert r.returncode == 0, f"upgrade: {r.stdout}{r.stderr}"
     assert f"Unpacking chat ({new}) over ({old})" in r.stdout, r.stdout
     assert "wrote a random JWT_SECRET_KEY" not in r.stdout and "database migrations applied" in r.stdout, r.stdout
@@ -216,7 +216,7 @@ def test_install_without_systemd_as_pid1(c):
     # deb-systemd-invoke and invoke-rc.d all see no running systemd. The install must succeed, enable the units
     # (the links a boot follows) and start nothing.
     r = c.run("unshare --mount --propagation private sh -c 'mount -t tmpfs none /run/systemd && "
-              "DEBIAN_FRONTEND=noninteractive apt-get install -y /root/chat.deb'", check=False, timeout=180)
+              "DEBIAN_FRONTEND=noninteractive apt-get install -y /var/tmp/chat.deb'", check=False, timeout=180)
     assert r.returncode == 0, f"install without systemd: {r.stdout}{r.stderr}"
     assert "database migrations applied" in r.stdout and "systemd is not running" in r.stdout, r.stdout
     assert c.run("test -L /etc/systemd/system/multi-user.target.wants/chat.target && "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -132,8 +133,8 @@ def test_run_check_and_timeout(container):
 def test_exit_leaves_no_trace_and_cache_pristine(root):
     before = fingerprint(root)
     with Container(root) as c:
-        tmp, pid, ns = c.merged.parent, c.pid, _pid_ns(c.pid)
-        c.run("echo inside > /root/written-inside; apt-get --version > /var/lib/written-too")
+        tmp, pid, ns, cgroups = c.merged.parent, c.pid, _pid_ns(c.pid), list(c._cgroups)
+        c.run("echo inside > /var/tmp/written-inside; apt-get --version > /var/lib/written-too")
         c.run(["systemctl", "restart", "postgresql@15-main.service"])
         assert _mounts_under(tmp)
         assert _pids_in_ns(ns)
@@ -141,8 +142,21 @@ def test_exit_leaves_no_trace_and_cache_pristine(root):
     assert _mounts_under(tmp) == []
     assert _pids_in_ns(ns) == []
     assert not os.path.exists(f"/proc/{pid}")
-    assert not (root / "root" / "written-inside").exists()
+    assert cgroups and not any(g.exists() for g in cgroups)
+    assert not Path(f"/run/systemd/nspawn/propagate/{c.name}").exists()
+    assert not (root / "var" / "tmp" / "written-inside").exists()
     assert fingerprint(root) == before
+
+
+def test_two_containers_at_once_are_independent(root):
+    with Container(root) as a, Container(root) as b:
+        b.run(["systemctl", "stop", "nginx.service"])
+        assert a.run(["systemctl", "is-active", "nginx.service"], check=False).stdout.strip() == "active"
+        a.run("echo a > /var/www/html/who")
+        assert a.net_run(["curl", "-sS", "http://127.0.0.1:80/who"]).stdout == "a\n"
+        assert b.net_run(["curl", "-sS", "http://127.0.0.1:80/who"], check=False).returncode == 7  # refused
+        cgroups = a._cgroups + b._cgroups
+    assert not any(g.exists() for g in cgroups)
 
 
 def test_exception_inside_shuts_down(root):
@@ -162,3 +176,29 @@ def test_unbootable_root_fails_fast(tmp_path):
         with Container(fake, boot_timeout=20):
             pass
     assert set(Path(tempfile.gettempdir()).glob("chat-nspawn-*")) == before
+
+
+def probe_deb(dir: Path, name: str, depends: str) -> Path:
+    """A minimal .deb that only depends on something, built with the host's dpkg-deb."""
+    pkg = dir / name
+    (pkg / "DEBIAN").mkdir(parents=True)
+    (pkg / "DEBIAN" / "control").write_text(
+        f"Package: {name}\nVersion: 1.0\nArchitecture: all\nMaintainer: test <test@example.com>\n"
+        f"Depends: {depends}\nDescription: probe\n probe\n")
+    (pkg / "usr" / "share" / name).mkdir(parents=True)
+    (pkg / "usr" / "share" / name / "installed").write_text("yes\n")
+    deb = dir / f"{name}_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(pkg), str(deb)], check=True, capture_output=True)
+    return deb
+
+
+def test_deb_installs_offline_from_what_the_root_has(container, tmp_path):
+    ok = probe_deb(tmp_path, "chat-probe-ok", "nginx, postgresql, redis-server, libpq5, libhiredis0.14")
+    missing = probe_deb(tmp_path, "chat-probe-missing", "jq")  # not in the root, and there is no archive
+    for deb in (ok, missing):
+        container.copy_in(deb, f"/var/tmp/{deb.name}")
+    apt = "cd /var/tmp && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ./"
+    container.run(apt + ok.name, timeout=120)
+    assert container.run(["cat", "/usr/share/chat-probe-ok/installed"]).stdout == "yes\n"
+    r = container.run(apt + missing.name, check=False, timeout=120)
+    assert r.returncode != 0 and "jq" in r.stdout + r.stderr

@@ -1,4 +1,5 @@
-"""Helpers of the channels / messages / conversations / events tests (API.md §4-§6, §9.2).
+"""Helpers of the channels / messages / conversations / events tests (docs/api.md#channels, #messages,
+#conversations, #server-frames).
 
 Everything goes through the real stack: HTTP through nginx, SQL through psql, Redis through redis-cli.
 Run as a script (`python3 chat_helpers.py send-worker JSON`) it is one sender process of the
@@ -154,7 +155,7 @@ def assert_reaction(r: dict, *, message_id=None, user=None, emoji=None) -> None:
 
 
 def assert_message(m: dict, *, conversation_id=None, sender=None, content=None) -> None:
-    """Every field of API.md §2 Message, with the right types and the duplicated ids equal."""
+    """Every field of a Message (docs/api.md#message), with the right types and the duplicated ids equal."""
     assert isinstance(m, dict), m
     missing = MESSAGE_FIELDS - set(m)
     assert not missing, f"Message lacks {missing}: {m}"

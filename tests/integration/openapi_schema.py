@@ -11,7 +11,7 @@ from conftest import auth_headers
 
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-# API.md §1: RFC 3339 UTC with microseconds and Z
+# docs/api.md#conventions: RFC 3339 UTC with microseconds and Z
 DATE_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

@@ -1,4 +1,4 @@
-"""Hostile bytes in every input: path, query, form, JSON and headers (API.md §1).
+"""Hostile bytes in every input: path, query, form, JSON and headers (docs/api.md#conventions, #errors).
 
 Text that is not UTF-8 is a 422 naming where it was; a raw control character inside a JSON string makes the body
 malformed JSON (422 json_invalid), never a value cut at the NUL; nothing a client sends is ever a 500. The first

@@ -26,7 +26,7 @@ ROUTE_RE = re.compile(r'\{\s*"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)"\s*,\s*"(
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 V = "/api/v1"
 
-# Routes that need no token (API.md §3, §8); every other documented operation requires bearerAuth.
+# Routes that need no token (docs/api.md#authentication); every other documented operation requires bearerAuth.
 PUBLIC = {
     ("POST", V + "/auth/register"), ("POST", V + "/auth/login"), ("POST", V + "/auth/login/access-token"),
     ("POST", V + "/auth/refresh"), ("POST", V + "/users"), ("GET", "/health"), ("GET", "/"), ("GET", "/metrics"),
@@ -146,6 +146,14 @@ def test_document_structure(spec):
     assert REQUIRED_SCHEMAS <= set(comps["schemas"]), REQUIRED_SCHEMAS - set(comps["schemas"])
     bearer = comps["securitySchemes"]["bearerAuth"]
     assert (bearer["type"], bearer["scheme"].lower(), bearer.get("bearerFormat")) == ("http", "bearer", "JWT"), bearer
+    # Swagger UI's Authorize: the password flow posts username and password as a form to the tokenUrl
+    oauth2 = comps["securitySchemes"]["oauth2Password"]
+    assert oauth2["type"] == "oauth2" and list(oauth2["flows"]) == ["password"], oauth2
+    token_url = oauth2["flows"]["password"]["tokenUrl"]
+    assert token_url == V + "/auth/login/access-token", oauth2
+    form = spec["paths"][token_url]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+    form = resolve(spec, form["schema"]["$ref"])
+    assert {"username", "password"} <= set(form["required"]), form
 
     err = resolve(spec, "#/components/schemas/Error")
     assert err["required"] == ["detail"] and err["properties"]["detail"]["type"] == "string", err
@@ -193,7 +201,8 @@ def test_document_structure(spec):
         if (method, path) in PUBLIC:
             assert op.get("security") == [], f"{where} needs no token"
         else:
-            assert op.get("security") == [{"bearerAuth": []}], f"{where} needs the bearer token"
+            assert op.get("security") == [{"bearerAuth": []}, {"oauth2Password": []}], \
+                f"{where} needs the bearer token (bearerAuth, or oauth2Password's)"
             assert "401" in responses and "403" in responses, f"{where}: no 401/403"
         if "requestBody" in op:
             assert "application/json" in op["requestBody"]["content"], where
@@ -216,12 +225,34 @@ def test_document_structure(spec):
 
 
 def test_docs_pages(api):
+    """The pages and every file they name are this server's (the build's www/), under a CSP of 'self'; the
+    versioned assets are cached for good, the rest revalidated. test_docs_browser.py renders them."""
     for path, marker in (("/docs", "swagger-ui"), ("/redoc", "redoc")):
         r = api.get(path)
         assert r.status_code == 200, f"GET {path}: {r.status_code} {r.text[:200]}"
         assert r.headers.get("content-type", "").split(";")[0].strip() == "text/html", r.headers
-        assert "/openapi.json" in r.text and marker in r.text.lower(), r.text[:500]
-        assert re.search(r"https://(unpkg\.com|cdn\.jsdelivr\.net)/", r.text), "no CDN script"
+        assert marker in r.text.lower(), r.text[:500]
+        assert not re.search(r"(?i)https?:|=\s*[\"']?//", r.text), f"{path} names another origin: {r.text}"
+        csp = r.headers.get("content-security-policy", "")
+        assert "default-src 'self'" in csp.split(";")[0], r.headers
+        assert r.headers.get("cache-control") == "no-cache", r.headers
+        assert api.get(path, headers={"If-None-Match": r.headers["etag"]}).status_code == 304, "no revalidation"
+        refs = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+        assert any(u.endswith(".js") for u in refs) and all(u.startswith("/") for u in refs), refs
+        texts = [r.text]
+        for u in refs:
+            a = api.get(u)
+            texts.append(a.text if not u.startswith("/docs/assets/") else "")
+            assert a.status_code == 200 and a.content, f"{path} names {u}: {a.status_code}"
+            want = "public, max-age=31536000, immutable" if u.startswith("/docs/assets/") else "no-cache"
+            assert a.headers.get("cache-control") == want, (u, a.headers)
+            kind = {"js": "application/javascript", "css": "text/css", "png": "image/png"}[u.rsplit(".", 1)[1]]
+            assert a.headers.get("content-type", "").startswith(kind), (u, a.headers)
+        assert any('"/openapi.json"' in t for t in texts), f"{path} (or its own script) does not load /openapi.json"
+    r = api.get("/openapi.json")
+    assert r.headers.get("cache-control") == "no-cache", r.headers
+    r = api.get("/docs/assets/no-such-file.js")
+    assert r.status_code == 404 and "cache-control" not in r.headers, ("a 404 is not cached for good", r.headers)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The list queries use their indexes (DESIGN.md §3): EXPLAIN of the handlers' own SQL over a conversation with
-many rows, with sequential scans disabled, names the intended index and never scans `messages` sequentially.
+"""The list queries use their indexes (a page reads an index in order and stops after `limit` rows): EXPLAIN of
+the handlers' own SQL over a conversation with many rows, with sequential scans disabled, names the intended index
+and never scans `messages` sequentially.
 
 The SQL is the handlers' `constexpr db::Statement k...` constants, taken from the sources through the C
 preprocessor with the build's own compile command (so macros such as the Message JSON are expanded exactly as
@@ -211,7 +212,7 @@ def test_history_pages_stop_after_limit_rows(plans_db, dataset, sql_of):
 
 def test_unread_count_uses_the_live_seq_index(plans_db, dataset, sql_of):
     """The unread count inside every Channel/Conversation object (CHAT_CONVERSATION_JOINS) reads the live-message
-    index from the reader's marker on, and counts what API.md says: messages by others after the marker,
+    index from the reader's marker on, and counts what docs/api.md#channel says: messages by others after the marker,
     deleted ones left out."""
     plans_db("UPDATE conversation_members SET last_read_seq = 1000 WHERE conversation_id = :'p1' AND user_id = :'p2'",
              dataset["g"], dataset["u"])

@@ -1,4 +1,4 @@
-"""API.md §1 rate limits for message sends: one leaky bucket per user in Redis (RATE_LIMIT_SEND).
+"""docs/api.md#rate-limits for message sends: one leaky bucket per user in Redis (RATE_LIMIT_SEND).
 
 The session stack runs with a huge send rate so other tests never hit it; here the user's bucket is
 filled through Redis itself (the key the handlers use) and the real send path must answer 429.
@@ -42,7 +42,7 @@ def test_send_over_the_limit_is_429_with_retry_after(api, users, redis_cli, db):
 def test_rate_limit_comes_after_auth_and_before_validation(api, users, redis_cli):
     (owner,) = users(1)
     fill_bucket(redis_cli, owner.user["id"])
-    # no token: 401 first (API.md order of checks)
+    # no token: 401 first (docs/api.md#order-of-checks)
     r = api.post("/api/v1/messages/", json={"channel_id": "x", "content": ""})
     assert r.status_code == 401
     # a token but an invalid body: 429 comes before 422

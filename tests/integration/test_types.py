@@ -1,5 +1,6 @@
-"""API.md §2 objects as real clients read them: every User, Message, Channel and Conversation on every route and
-every WebSocket event, against the schemas of /openapi.json — types and nullability, not only values.
+"""The objects of docs/api.md#objects as real clients read them: every User, Message, Channel and Conversation
+on every route and every WebSocket event, against the schemas of /openapi.json — types and nullability, not only
+values.
 
 A real team-chat web client crashed on a populated server because its add-members dialog calls
 `email.toLowerCase()` on every listed user and hidden emails came back `null`. So the server here is populated
@@ -16,7 +17,7 @@ from openapi_schema import Checker, validate
 from ws_helpers import rt, ws  # noqa: F401 (fixtures)
 
 V = "/api/v1"
-EVENT_SCHEMAS = {  # WebSocket frames (API.md §9.2) -> their schema in components.schemas
+EVENT_SCHEMAS = {  # WebSocket frames (docs/api.md#server-frames) -> their schema in components.schemas
     "connection_established": "WsConnectionEstablished", "new_message": "WsNewMessage",
     "message_edited": "WsMessageEdited", "message_deleted": "WsMessageDeleted",
     "message_reaction": "WsMessageReaction", "user_joined": "WsMembership", "user_left": "WsMembership",

@@ -1,5 +1,5 @@
-"""chat-worker's mention_notification job (API.md §5, §9.2; docs/events.md §2): a mention becomes one
-notifications row, one mention_notification event for that user only, and an unread counter for an
+"""chat-worker's mention_notification job (docs/api.md#messages, #server-frames; docs/events.md §2): a mention
+becomes one notifications row, one mention_notification event for that user only, and an unread counter for an
 offline user; nobody who cannot see the message is notified; a rerun changes nothing."""
 import json
 import time

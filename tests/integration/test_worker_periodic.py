@@ -1,5 +1,5 @@
 """chat-worker's scheduler: periodic jobs run once per period across all workers (a Redis SET NX claim
-per period on Redis's clock), and their upkeep does what docs/events.md and DESIGN.md say."""
+per period on Redis's clock), and their upkeep does what docs/events.md and docs/worker.md say."""
 import time
 from collections import Counter
 

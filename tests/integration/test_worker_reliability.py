@@ -1,4 +1,4 @@
-"""chat-worker's reliable queue (DESIGN.md §1): a job taken by a worker that dies is taken again and done
+"""chat-worker's reliable queue (docs/worker.md §1): a job taken by a worker that dies is taken again and done
 once in effect; a failing job is retried with growing backoff, then dead-lettered; SIGTERM hands jobs
 back; the operator command (--stats, --dead-letter) and /metrics show and fix the queue. The stack's
 own workers are paused here: these tests run their own, with test jobs enabled."""

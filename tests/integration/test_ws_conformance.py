@@ -3,7 +3,7 @@
 
 The daemon is not an echo server, so its own replies are the observable: a text frame carrying
 {"type":"ping"} (padded with a JSON string field to a wanted length) is answered with a `pong` event, a
-binary frame with `error` `invalid_json` while the socket stays open (API.md §9.1), control frames get the
+binary frame with `error` `invalid_json` while the socket stays open (docs/api.md#client-frames), control frames get the
 RFC behaviour, and a failed connection gets a close frame with the right code (1002 protocol error, 1007
 invalid UTF-8, 1009 too big) and then TCP's end. Every case runs on a fresh authenticated socket straight
 to one daemon (ws://127.0.0.1:REALTIME_PORT/ws?token=...); the cases marked `nginx` run through nginx's
@@ -189,7 +189,7 @@ def _c131(ws):
 
 @case("1.3.4-text-ping-keepalive")
 def _c134(ws):
-    ws.send_text(b"ping")  # API.md §9.1: the text `ping` (not JSON) is answered with the text `pong`
+    ws.send_text(b"ping")  # docs/api.md#client-frames: the text `ping` (not JSON) is answered with the text `pong`
     ws.expect_control(TEXT, b"pong")
     ws.round_trip()
 

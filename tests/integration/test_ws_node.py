@@ -11,12 +11,12 @@ from chat_helpers import (  # noqa: F401 (fixtures: api_fixture is `api`, users_
     H, create_channel, join, send,
 )
 from conftest import jwt_payload
-from ws_helpers import NodeClient, ensure_node_ws, rt  # noqa: F401 (fixture rt)
+from ws_helpers import NodeClient, ensure_node_clients, rt  # noqa: F401 (fixture rt)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def node_ws():
-    ensure_node_ws()
+    ensure_node_clients()
 
 
 @pytest.fixture

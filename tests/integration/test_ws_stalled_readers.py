@@ -1,5 +1,5 @@
 """Clients that stop reading cost a bounded amount of memory end to end, are closed with 1013 within seconds, and
-do not slow the others (API.md §9: "A socket whose unsent output passes 4 MiB is closed with 1013").
+do not slow the others (docs/api.md#liveness-and-close-codes: past 4 MiB of unsent output a socket is closed with 1013).
 
 200 logged-in sockets through nginx that never read while messages flow to their channel. Where their bytes can
 wait, and what bounds each place: nginx's send buffer to the client (`listen ... sndbuf=32k`, doubled by the

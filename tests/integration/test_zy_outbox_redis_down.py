@@ -1,4 +1,4 @@
-"""DESIGN.md §2: a committed message is never lost. With Redis down, sends still succeed and their events wait
+"""docs/events.md §1: a committed message is never lost. With Redis down, sends still succeed and their events wait
 in the outbox (in order); once Redis is back, the next relay of the conversation (or the worker) appends them to the
 stream before the newer ones. Runs late: it stops and restarts the session stack's Redis."""
 import json

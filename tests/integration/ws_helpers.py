@@ -1,4 +1,4 @@
-"""Helpers of the WebSocket tests (API.md §9): real clients against the stack's realtime daemons.
+"""Helpers of the WebSocket tests (docs/api.md#websocket): real clients against the stack's realtime daemons.
 
 * `WsClient`: Debian's python3-websockets (10.4, asyncio only) driven from the synchronous tests through one
   background event-loop thread; every frame is recorded with its arrival time, so a test asserts on what a
@@ -534,14 +534,16 @@ class RawWs:
 NODE_DIR = Path(__file__).resolve().parent / "node"
 
 
-def ensure_node_ws() -> None:
-    """Installs the locked `ws` package (npm ci) when node_modules lacks it, as in a fresh clone."""
+def ensure_node_clients() -> None:
+    """Installs the locked packages of tests/integration/node (npm ci) when node_modules lacks one of them, as in a
+    fresh clone: `ws` (NodeClient below) and playwright-core (test_docs_browser.py)."""
     import shutil
     import subprocess
 
     for tool in ("node", "npm"):
         assert shutil.which(tool), f"{tool} is not installed (deploy/deps.sh installs nodejs and npm)"
-    if (NODE_DIR / "node_modules" / "ws" / "package.json").is_file():
+    wanted = json.loads((NODE_DIR / "package.json").read_text())["dependencies"]
+    if all((NODE_DIR / "node_modules" / name / "package.json").is_file() for name in wanted):
         return
     r = subprocess.run(["npm", "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"], capture_output=True,
                        text=True, timeout=300)
@@ -639,7 +641,7 @@ def http_get_status(url: str) -> int:
 
 __all__ = [
     "NODE_DIR", "REPO", "STORED_TYPES", "Frame", "NodeClient", "RawResponse", "RawWs", "Realtime", "WsClient",
-    "accept_value", "ensure_node_ws",
+    "accept_value", "ensure_node_clients",
     "assert_established", "assert_stamped", "assert_stored_event", "encode_client_frame", "event_key",
     "http_get_status", "metrics_of", "raw_upgrade", "rt", "token_of", "wait_until", "ws", "ws_loop",
 ]

@@ -215,7 +215,8 @@ class WsClient:
 
     def recv_frame(self, timeout: float | None = None, answer_pings: bool = True) -> Frame:
         """The next frame the server sent, checked against §5.2/§5.5. The server's own keep-alive
-        pings (API.md §9: every 30 s) are answered and skipped unless answer_pings is False."""
+        pings (docs/api.md#liveness-and-close-codes: every 30 s) are answered and skipped unless answer_pings is
+        False."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
             self._need(2, deadline)

@@ -1,4 +1,5 @@
-// Tests core/fcgi.hpp dispatch(): routing outcomes and the one place exceptions become API.md's JSON errors.
+// Tests core/fcgi.hpp dispatch(): routing outcomes and the one place exceptions become the JSON errors of
+// docs/api.md#errors.
 #include "core/fcgi.hpp"
 
 #include <gtest/gtest.h>

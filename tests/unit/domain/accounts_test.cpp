@@ -1,4 +1,4 @@
-// Tests domain/accounts.hpp: the username rule and email normalization of API.md §3.
+// Tests domain/accounts.hpp: the username rule and email normalization of docs/api.md#accounts-and-users.
 #include "domain/accounts.hpp"
 
 #include <gtest/gtest.h>
@@ -42,7 +42,7 @@ TEST(ValidUsername, AcceptsLettersOfOtherScripts) {
 }
 
 TEST(ValidUsername, RefusesUnicodeSpacesAndInvisibleCharacters) {
-  // API.md §3: letters, digits, '_', '.', '-' only. These are not letters.
+  // docs/api.md#accounts-and-users: letters, digits, '_', '.', '-' only. These are not letters.
   EXPECT_FALSE(valid_username("ali\xC2\xA0" "ce"));      // U+00A0 no-break space
   EXPECT_FALSE(valid_username("ali\xE3\x80\x80" "ce"));  // U+3000 ideographic space
   EXPECT_FALSE(valid_username("ali\xE2\x80\x8B" "ce"));  // U+200B zero-width space

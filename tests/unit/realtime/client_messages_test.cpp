@@ -1,4 +1,5 @@
-// Client frames (API.md §9.1) against a hub, without sockets: replies, errors, and what the loop does next.
+// Client frames (docs/api.md#client-frames) against a hub, without sockets: replies, errors, and what the loop
+// does next.
 #include "realtime/client_messages.hpp"
 
 #include <gtest/gtest.h>

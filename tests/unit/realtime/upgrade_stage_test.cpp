@@ -1,4 +1,4 @@
-// Tests realtime/upgrade_stage.hpp: API.md §9's refusals in their order, the token hand-off, and the
+// Tests realtime/upgrade_stage.hpp: the refusals of docs/api.md#connecting in their order, the token hand-off, and the
 // admission of an authenticated upgrade (its own refusal, racing revocations, a shutdown).
 #include "realtime/upgrade_stage.hpp"
 
