@@ -319,7 +319,7 @@ cmd_up() {
     chmod 700 "$RUN/pg"
   fi
   if [[ ! -s $RUN/pg/PG_VERSION ]]; then
-    as_pg "$PGBIN/initdb" -D "$RUN/pg" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >>"$STEP_LOG" 9>&- ||
+    as_pg "$PGBIN/initdb" -D "$RUN/pg" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >>"$STEP_LOG" 2>&1 9>&- ||
       fail "$STEP" "$STEP_LOG" "initdb failed"
   fi
 
@@ -349,7 +349,7 @@ cmd_up() {
     (cd "$RUN" && exec supervisord -n -c "$SUP_CONF") </dev/null >>"$LOGS/supervisord.out" 2>&1 9>&- &
     SUP_CHILD=$!
   else
-    (cd "$RUN" && exec supervisord -c "$SUP_CONF") </dev/null >>"$LOGS/supervisord.out" 9>&- ||
+    (cd "$RUN" && exec supervisord -c "$SUP_CONF") </dev/null >>"$LOGS/supervisord.out" 2>&1 9>&- ||
       fail "$STEP" "$LOGS/supervisord.out" "supervisord did not start"
   fi
   local i
@@ -603,7 +603,7 @@ run_migrate() {
   STEP=migrate STEP_LOG=$LOGS/chat-migrate.log
   [[ -x $BUILD/chat-migrate ]] || fail "$STEP" "" "missing executable $BUILD/chat-migrate"
   echo "---- $(date -u +%FT%TZ) chat-migrate $REPO_DIR/sql" >>"$STEP_LOG"
-  (cd "$RUN" && exec "$BUILD/chat-migrate" "$REPO_DIR/sql") </dev/null >>"$STEP_LOG" 9>&- ||
+  (cd "$RUN" && exec "$BUILD/chat-migrate" "$REPO_DIR/sql") </dev/null >>"$STEP_LOG" 2>&1 9>&- ||
     fail "$STEP" "$STEP_LOG" "chat-migrate exited with status $?"
 }
 

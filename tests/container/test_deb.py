@@ -137,6 +137,13 @@ def test_register_send_receive_over_websocket_through_nginx(c):
     assert STATE["message"]
 
 
+def test_api_documentation_is_served_from_the_package(c):
+    for path, marker in (("/openapi.json", '"openapi"'), ("/docs", "swagger"), ("/redoc", "redoc")):
+        r = c.net_run(["curl", "-s", "-w", "\\n%{http_code}", f"{BASE}{path}"], check=False)
+        body, _, code = r.stdout.rpartition("\n")
+        assert code == "200" and marker in body.lower(), f"{path}: {code} {body[:200]}"
+
+
 def test_killed_handler_and_realtime_daemon_come_back(c):
     handler, realtime = "chat-handler@messages.service", "chat-realtime@9001.service"
     old = {u: main_pid(c, u) for u in (handler, realtime)}
