@@ -6,7 +6,7 @@ JOBS ?= 2
 PYTHON := /usr/bin/python3
 
 .PHONY: all deps build run up down status migrate test unit-test sanitize-test fuzz-test integration-test chaos-test \
-        container-test bench format clean
+        container-test bench format clean install deb
 
 all: build
 
@@ -42,7 +42,7 @@ migrate: build
 	@deploy/stack.sh migrate
 
 test: build
-	@$(MAKE) --no-print-directory unit-test sanitize-test fuzz-test integration-test chaos-test
+	@$(MAKE) --no-print-directory unit-test sanitize-test fuzz-test integration-test chaos-test container-test
 
 unit-test:
 	@ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
@@ -62,8 +62,9 @@ integration-test:
 	@$(PYTHON) -m pytest tests/integration -q -p no:cacheprovider
 
 # Containers booted with systemd as PID 1 from a cached Debian root (tests/container/nspawn.py; root, and the
-# Debian archive for the first build of the root).
-container-test:
+# Debian archive for the first build of the root): the harness itself, and the package of make deb installed,
+# started, killed, reinstalled and purged (test_deb.py).
+container-test: deb
 	@$(PYTHON) -m pytest tests/container -q -p no:cacheprovider
 
 # Its own stack, every program killed or crashed under load (about 3 minutes): nothing acknowledged is lost.
@@ -74,6 +75,22 @@ chaos-test:
 bench: build
 	@$(PYTHON) tests/bench/run.py
 	@$(PYTHON) tests/bench/realtime.py
+
+# The programs, migrations, units, nginx templates and docs under PREFIX (default /usr/local; DESTDIR is honoured),
+# by CMake's install rules (cmake/package.cmake).
+PREFIX ?= /usr/local
+install: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD_DIR) -j$(JOBS) -- --no-print-directory
+	@cmake --install $(BUILD_DIR)
+
+# The Debian package from the same install rules (CPack, prefix /usr): $(BUILD_DIR)/chat_VERSION_ARCH.deb, then lintian.
+deb: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+	@cmake --build $(BUILD_DIR) -j$(JOBS) -- --no-print-directory
+	@cd $(BUILD_DIR) && cpack -G DEB >cpack.log 2>&1 || { tail -n 40 cpack.log; exit 1; }
+	@deb=$$(ls -t $(BUILD_DIR)/chat_*.deb | head -n1); echo "$$deb"; \
+	  lintian --fail-on error,warning "$$deb"
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')

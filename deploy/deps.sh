@@ -20,8 +20,12 @@ command -v npm >/dev/null || TEST_PKGS+=(npm)
 # it with systemd as PID 1, so the Debian package is installed and started the way a real machine does it.
 CONTAINER_PKGS=(debootstrap systemd-container)
 
+# make deb and its checks: dpkg-shlibdeps (dpkg-dev) and `file` for CPack's Depends, binutils for strip, lintian,
+# systemd for systemd-analyze verify of the units (tests/systemd), init-system-helpers for the maintainer scripts.
+PKG_PKGS=(dpkg-dev file binutils lintian systemd init-system-helpers)
+
 missing=()
-for p in "${BUILD_PKGS[@]}" "${STACK_PKGS[@]}" "${TEST_PKGS[@]}" "${CONTAINER_PKGS[@]}"; do
+for p in "${BUILD_PKGS[@]}" "${STACK_PKGS[@]}" "${TEST_PKGS[@]}" "${CONTAINER_PKGS[@]}" "${PKG_PKGS[@]}"; do
   dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then

@@ -4,7 +4,7 @@
   * a route table in handlers/ (a `NAME_routes()` definition) that is no group of build/chat-groups.txt (the list
     deploy/stack.sh starts), or a group without its program in the build;
   * a group without its nginx upstream or its systemd socket in build/chat-handlers.target, or one more there;
-  * a route of `chat-NAME --routes` that nginx (the template with the generated locations) would not pass to
+  * a route of `chat-NAME --routes` that nginx (the site template with the generated locations) would not pass to
     chat_NAME, with or without a trailing slash;
   * programs whose `--schema` differ, or a route without an OpenAPI operation, or a stale docs/openapi.json
     (docs/gen_openapi.py --check on this build);
@@ -67,14 +67,14 @@ def check_route_tables_are_groups(groups: list[str]) -> None:
 
 
 def expand(text: str, dirs: list[Path]) -> str:
-    """The text with each `include chat-*.conf;` replaced by that file (the generated ones from the build)."""
+    """The text with each `include chat/chat-*.conf;` replaced by that file (the generated ones from the build)."""
     def sub(m: re.Match) -> str:
         for d in dirs:
             if (d / m.group(1)).is_file():
                 return expand((d / m.group(1)).read_text(), dirs)
         problem(f"nginx: no {m.group(1)} in {', '.join(map(str, dirs))}")
         return ""
-    return re.sub(r"^\s*include\s+(chat-[\w-]+\.conf)\s*;", sub, text, flags=re.M)
+    return re.sub(r"^\s*include\s+chat/(chat-[\w-]+\.conf)\s*;", sub, text, flags=re.M)
 
 
 def locations(text: str) -> list[tuple[str, str, str]]:
@@ -108,10 +108,10 @@ def nginx_choice(locs: list[tuple[str, str, str]], uri: str):
 
 def check_nginx(build: Path, groups: list[str], routes: dict[str, list]) -> None:
     dirs = [REPO / "nginx", build / "nginx"]
-    template = (REPO / "nginx" / "nginx.conf.template").read_text()
+    template = (REPO / "nginx" / "chat-site.conf.template").read_text()
     for f in ("chat-group-upstreams.conf", "chat-group-locations.conf"):
-        if not re.search(rf"^\s*include\s+{re.escape(f)}\s*;", template, re.M):
-            problem(f"nginx.conf.template does not include {f}")
+        if not re.search(rf"^\s*include\s+chat/{re.escape(f)}\s*;", template, re.M):
+            problem(f"chat-site.conf.template does not include chat/{f}")
     ups = (build / "nginx" / "chat-group-upstreams.conf").read_text()
     found = dict(re.findall(r"upstream\s+chat_(\w+)\s*\{\s*server\s+unix:\$\{CHAT_SOCK_DIR\}/(\S+)\.sock;", ups))
     if set(found) != set(groups):
