@@ -55,11 +55,6 @@ Page& Page::add_histogram(std::span<const double> bounds, std::span<const uint64
   return *this;
 }
 
-Page& Page::append(Page other) {
-  for (auto& f : other.families_) families_.push_back(std::move(f));
-  return *this;
-}
-
 std::string Page::text() const {
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, families_);

@@ -42,9 +42,6 @@ class Page {
   Page& add_histogram(std::span<const double> bounds, std::span<const uint64_t> counts, double sum,
                       const Labels& labels = {});
 
-  // Another page's families after this one's (a page made of parts rendered elsewhere).
-  Page& append(Page other);
-
   std::string text() const;
 
  private:

@@ -23,10 +23,6 @@ std::chrono::milliseconds claim_interval(int64_t timeout_ms) {
   return std::chrono::milliseconds(std::clamp<int64_t>(timeout_ms / 4, 50, 5000));
 }
 
-int64_t ms_since(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
-}
-
 // Keeps a job in the in-flight set while it runs.
 class InFlight {
  public:

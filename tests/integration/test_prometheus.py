@@ -49,8 +49,7 @@ def samples(text: str, name: str) -> dict[str, float]:
 
 def test_handlers_metrics_pass_promtool(api, user):
     api.get("/health")
-    api.get("/api/v1/users/me", headers={"Authorization": f"Bearer {user.token}"})
-    text = api.get("/metrics").text
+    api.get("/api/v1/users/me", headers={"Authorization": f"Bearer {user.access}"})
 
     def flushed():  # each handler process adds its counts to Redis once a second
         text = api.get("/metrics").text
