@@ -1,6 +1,7 @@
 // Request metrics: fields of the hash chat:metrics:http are "<kind>|<program>|<label>".
 #include "core/http_metrics.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -17,11 +18,19 @@ constexpr const char* kKey = stream::kHttpMetrics;
 constexpr const char* kAddAll =
     "for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end return 0";
 
-std::string le_label(size_t i) {
-  if (i >= RequestMetrics::kBuckets.size()) return "+Inf";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", RequestMetrics::kBuckets[i]);
-  return buf;
+// The hash's name of each bucket: its bound as "%g" ("0.001", ..., "1"), then "+Inf".
+const std::array<std::string, RequestMetrics::kBuckets.size() + 1>& le_labels() {
+  static const auto labels = [] {
+    std::array<std::string, RequestMetrics::kBuckets.size() + 1> out;
+    for (size_t i = 0; i < RequestMetrics::kBuckets.size(); ++i) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%g", RequestMetrics::kBuckets[i]);
+      out[i] = buf;
+    }
+    out.back() = "+Inf";
+    return out;
+  }();
+  return labels;
 }
 
 }  // namespace
@@ -54,7 +63,7 @@ std::vector<std::pair<std::string, int64_t>> RequestMetrics::pending_locked() co
   if (count_ == 0) return out;
   for (const auto& [status, n] : by_status_) out.emplace_back("requests|" + program_ + "|" + std::to_string(status), n);
   for (size_t i = 0; i < buckets_.size(); ++i) {
-    if (buckets_[i] != 0) out.emplace_back("bucket|" + program_ + "|" + le_label(i), buckets_[i]);
+    if (buckets_[i] != 0) out.emplace_back("bucket|" + program_ + "|" + le_labels()[i], buckets_[i]);
   }
   out.emplace_back("sum_us|" + program_ + "|", sum_us_);
   for (const auto& [route, t] : routes_) {
@@ -119,9 +128,9 @@ prom::Page request_metrics_page(const std::vector<std::pair<std::string, std::st
     if (kind == "requests") {
       p.requests[std::atoi(label.c_str())] = value;
     } else if (kind == "bucket") {
-      for (size_t k = 0; k < p.buckets.size(); ++k) {
-        if (le_label(k) == label) p.buckets[k] = static_cast<uint64_t>(value);
-      }
+      const auto& les = le_labels();
+      auto it = std::find(les.begin(), les.end(), label);
+      if (it != les.end()) p.buckets[static_cast<size_t>(it - les.begin())] = static_cast<uint64_t>(value);
     } else if (kind == "sum_us") {
       p.sum_us = value;
     } else if (kind == "route_requests" || kind == "route_db" || kind == "route_redis") {

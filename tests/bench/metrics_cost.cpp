@@ -14,6 +14,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -91,12 +92,16 @@ void scrape_bench(const char* url) {
     if constexpr (std::is_same_v<decltype(page), std::string>) return page;
     else return page.text();
   };
+  // The best of 5 rounds: the machine is shared, and the best is the code's own cost.
   size_t bytes = 0;
-  constexpr int kScrapes = 500;
-  auto t0 = Clock::now();
-  for (int i = 0; i < kScrapes; ++i) bytes = text(chat::http::render_request_metrics(redis)).size();
-  double us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / kScrapes;
-  std::printf("scrape: %.0f us per page of %zu bytes (HGETALL + parse + text)\n", us, bytes);
+  double best_us = 1e18;
+  for (int round = 0; round < 5; ++round) {
+    constexpr int kScrapes = 100;
+    auto t0 = Clock::now();
+    for (int i = 0; i < kScrapes; ++i) bytes = text(chat::http::render_request_metrics(redis)).size();
+    best_us = std::min(best_us, std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / kScrapes);
+  }
+  std::printf("scrape: %.0f us per page of %zu bytes (HGETALL + parse + text)\n", best_us, bytes);
   redis.command({"DEL", chat::stream::kHttpMetrics});
 }
 
