@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <thread>
 
 #include "core/log.hpp"
@@ -21,6 +22,18 @@ constexpr int kBlockMs = 500;  // below the Redis client's 1 s timeout; also how
 // waits at most about 1.25 timeouts.
 std::chrono::milliseconds claim_interval(int64_t timeout_ms) {
   return std::chrono::milliseconds(std::clamp<int64_t>(timeout_ms / 4, 50, 5000));
+}
+
+// Milliseconds since a stream entry was added: its id is "<Redis ms>-<seq>" (chat:jobs and its re-queues).
+int64_t queued_ms_ago(const std::string& entry_id) {
+  int64_t added = 0;
+  for (char c : entry_id) {
+    if (c < '0' || c > '9') break;
+    added = added * 10 + (c - '0');
+  }
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  return added > 0 ? std::max<int64_t>(now - added, 0) : 0;
 }
 
 // Keeps a job in the in-flight set while it runs.
@@ -89,22 +102,6 @@ void Consumer::run_thread(int index) {
   }
 }
 
-namespace {
-
-// Milliseconds since a stream entry was added: its id is "<Redis ms>-<seq>" (chat:jobs and its re-queues).
-int64_t queued_ms_ago(const std::string& entry_id) {
-  int64_t added = 0;
-  for (char c : entry_id) {
-    if (c < '0' || c > '9') break;
-    added = added * 10 + (c - '0');
-  }
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
-  return added > 0 ? std::max<int64_t>(now - added, 0) : 0;
-}
-
-}  // namespace
-
 void Consumer::process(Context& ctx, Queue& queue, const Job& job, std::mt19937_64& rng) {
   const WorkerSettings& s = config_.worker;
   const int64_t wait_ms = queued_ms_ago(job.entry_id);
@@ -121,33 +118,37 @@ void Consumer::process(Context& ctx, Queue& queue, const Job& job, std::mt19937_
   }
   InFlight guard(mu_, in_flight_, job.entry_id);
   auto started = Clock::now();
-  auto run_us = [&started] {
-    return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
-  };
-  Metrics::Outcome outcome = Metrics::Outcome::kDone;
+  std::exception_ptr failure;
   try {
     JobContext jc{ctx, job, s, name_, stopping_, &relayer_, &metrics_};
     spec->run(jc);
-  } catch (const HandedBack& e) {
-    log::info("job_handed_back", {{"type", job.type}, {"job_id", job.job_id}, {"entry", job.entry_id}});
-    outcome = Metrics::Outcome::kHandedBack;  // not acked: XAUTOCLAIM gives it to another worker after the timeout
-  } catch (const PermanentError& e) {
-    outcome = fail(queue, job, e.what(), true, rng);
-  } catch (const db::DbError& e) {
-    if (e.connection_lost()) outcome = defer(queue, job, e.what(), rng);
-    else outcome = fail(queue, job, e.what(), false, rng);
-  } catch (const redis::RedisError& e) {
-    outcome = defer(queue, job, e.what(), rng);
-  } catch (const std::exception& e) {
-    outcome = fail(queue, job, e.what(), false, rng);
+  } catch (...) {
+    failure = std::current_exception();
   }
-  const int64_t us = run_us();
-  if (outcome == Metrics::Outcome::kDone) {
+  // The function's own time, before a failure's Redis round trips and pause.
+  const int64_t run_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
+  Metrics::Outcome outcome = Metrics::Outcome::kDone;
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const HandedBack& e) {
+      log::info("job_handed_back", {{"type", job.type}, {"job_id", job.job_id}, {"entry", job.entry_id}});
+      outcome = Metrics::Outcome::kHandedBack;  // not acked: XAUTOCLAIM gives it to another worker after the timeout
+    } catch (const PermanentError& e) {
+      outcome = fail(queue, job, e.what(), true, rng);
+    } catch (const db::DbError& e) {
+      outcome = e.connection_lost() ? defer(queue, job, e.what(), rng) : fail(queue, job, e.what(), false, rng);
+    } catch (const redis::RedisError& e) {
+      outcome = defer(queue, job, e.what(), rng);
+    } catch (const std::exception& e) {
+      outcome = fail(queue, job, e.what(), false, rng);
+    }
+  } else {
     bool acked = queue.ack(job);
     log::debug("job_done", {{"type", job.type}, {"job_id", job.job_id}, {"attempt", std::to_string(job.attempt)},
-                            {"ms", std::to_string(us / 1000)}, {"acked", acked ? "true" : "false"}});
+                            {"ms", std::to_string(run_us / 1000)}, {"acked", acked ? "true" : "false"}});
   }
-  metrics_.job(job.type, outcome, wait_ms, us);
+  metrics_.job(job.type, outcome, wait_ms, run_us);
 }
 
 Metrics::Outcome Consumer::fail(Queue& queue, const Job& job, const std::string& error, bool permanent,
