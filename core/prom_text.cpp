@@ -1,9 +1,9 @@
 #include "core/prom_text.hpp"
 
+#include <prometheus/text_serializer.h>
+
 #include <sstream>
 #include <stdexcept>
-
-#include <prometheus/text_serializer.h>
 
 namespace chat::prom {
 
@@ -26,7 +26,8 @@ Page& Page::histogram(std::string name, std::string help) {
 
 prometheus::ClientMetric& Page::sample(const Labels& labels, prometheus::MetricType expected) {
   // A programming error (a sample before its family, or of another type): the page would be wrong, not short.
-  if (families_.empty() || families_.back().type != expected) throw std::logic_error("prom::Page: sample of no such family");
+  if (families_.empty() || families_.back().type != expected)
+    throw std::logic_error("prom::Page: sample of no such family");
   prometheus::ClientMetric& m = families_.back().metric.emplace_back();
   m.label.reserve(labels.size());
   for (const auto& [name, value] : labels) m.label.push_back({name, value});
@@ -35,9 +36,12 @@ prometheus::ClientMetric& Page::sample(const Labels& labels, prometheus::MetricT
 
 Page& Page::add(double value, const Labels& labels) {
   const bool counter = !families_.empty() && families_.back().type == prometheus::MetricType::Counter;
-  prometheus::ClientMetric& m = sample(labels, counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge);
-  if (counter) m.counter.value = value;
-  else m.gauge.value = value;
+  prometheus::ClientMetric& m =
+      sample(labels, counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge);
+  if (counter)
+    m.counter.value = value;
+  else
+    m.gauge.value = value;
   return *this;
 }
 

@@ -6,14 +6,14 @@
 // recording does now, and it could not hand the per-process deltas to Redis): this is only the last step.
 #pragma once
 
+#include <prometheus/metric_family.h>
+
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <prometheus/metric_family.h>
 
 namespace chat::prom {
 

@@ -21,7 +21,8 @@ std::string Metrics::render(uint64_t ring_size, uint64_t pending_auth) const {
   for (const auto& [status, count] : upgrades_refused) {
     page.add(n(count), {{"result", "refused"}, {"status", std::to_string(status)}});
   }
-  page.counter("chat_realtime_stream_events_total", "Entries read from the chat:events stream.").add(n(stream_events_in));
+  page.counter("chat_realtime_stream_events_total", "Entries read from the chat:events stream.")
+      .add(n(stream_events_in));
   page.counter("chat_realtime_stream_duplicates_total", "Stream entries dropped as outbox duplicates.")
       .add(n(stream_duplicates));
   page.counter("chat_realtime_ephemeral_total", "Messages received on chat:ephemeral.").add(n(ephemeral_in));

@@ -39,9 +39,10 @@ template <typename Fn>
 double ns_per_op(Fn fn) {
   auto t0 = Clock::now();
   std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) threads.emplace_back([&fn, t] {
-    for (int i = 0; i < kPerThread; ++i) fn(t, i);
-  });
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&fn, t] {
+      for (int i = 0; i < kPerThread; ++i) fn(t, i);
+    });
   for (auto& th : threads) th.join();
   return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / (kThreads * kPerThread);
 }
@@ -89,8 +90,10 @@ void scrape_bench(const char* url) {
     }
   }
   auto text = [](auto page) {
-    if constexpr (std::is_same_v<decltype(page), std::string>) return page;
-    else return page.text();
+    if constexpr (std::is_same_v<decltype(page), std::string>)
+      return page;
+    else
+      return page.text();
   };
   // The best of 5 rounds: the machine is shared, and the best is the code's own cost.
   size_t bytes = 0;
@@ -109,6 +112,8 @@ void scrape_bench(const char* url) {
 
 int main() {
   record_bench();
-  if (const char* url = std::getenv("REDIS_URL")) scrape_bench(url);
-  else std::puts("scrape: skipped (no REDIS_URL)");
+  if (const char* url = std::getenv("REDIS_URL"))
+    scrape_bench(url);
+  else
+    std::puts("scrape: skipped (no REDIS_URL)");
 }

@@ -31,8 +31,8 @@ TEST(RequestMetrics, NothingRecordedIsNothingToFlush) {
 
 TEST(RequestMetrics, ThePageSumsTheProcessesOfAProgram) {
   RequestMetrics a("chat-auth"), b("chat-auth"), other("chat-users");
-  a.record(200, 800);      // 0.8 ms: le 0.001
-  a.record(200, 3000);     // 3 ms: le 0.005
+  a.record(200, 800);   // 0.8 ms: le 0.001
+  a.record(200, 3000);  // 3 ms: le 0.005
   b.record(200, 900);
   b.record(503, 2'000'000);  // 2 s: +Inf only
   other.record(404, 100);
@@ -49,14 +49,16 @@ TEST(RequestMetrics, ThePageSumsTheProcessesOfAProgram) {
   EXPECT_TRUE(has(text, "chat_http_request_duration_seconds_bucket{program=\"chat-auth\",le=\"+Inf\"} 4")) << text;
   EXPECT_TRUE(has(text, "chat_http_request_duration_seconds_count{program=\"chat-auth\"} 4")) << text;
   EXPECT_TRUE(has(text, "chat_http_request_duration_seconds_sum{program=\"chat-auth\"} 2.0047")) << text;
-  EXPECT_TRUE(has(text,
-                  "chat_http_route_requests_total{program=\"chat-auth\",method=\"POST\",route=\"/api/v1/auth/login\"} 2"))
+  EXPECT_TRUE(
+      has(text, "chat_http_route_requests_total{program=\"chat-auth\",method=\"POST\",route=\"/api/v1/auth/login\"} 2"))
+      << text;
+  EXPECT_TRUE(
+      has(text,
+          "chat_http_route_db_round_trips_total{program=\"chat-auth\",method=\"POST\",route=\"/api/v1/auth/login\"} 4"))
       << text;
   EXPECT_TRUE(has(
-      text, "chat_http_route_db_round_trips_total{program=\"chat-auth\",method=\"POST\",route=\"/api/v1/auth/login\"} 4"))
-      << text;
-  EXPECT_TRUE(has(
-      text, "chat_http_route_redis_round_trips_total{program=\"chat-auth\",method=\"POST\",route=\"/api/v1/auth/login\"} 1"))
+      text,
+      "chat_http_route_redis_round_trips_total{program=\"chat-auth\",method=\"POST\",route=\"/api/v1/auth/login\"} 1"))
       << text;
 }
 
@@ -71,7 +73,8 @@ TEST(RequestMetrics, AnEmptyHashStillNamesEveryFamily) {
 
 TEST(RequestMetrics, FieldsThatAreNotOursAreSkipped) {
   const std::string text =
-      request_metrics_page({{"nonsense", "1"}, {"requests|chat-auth|200", "x"}, {"requests|chat-auth|201", "7"}}).text();
+      request_metrics_page({{"nonsense", "1"}, {"requests|chat-auth|200", "x"}, {"requests|chat-auth|201", "7"}})
+          .text();
   EXPECT_TRUE(has(text, "chat_http_requests_total{program=\"chat-auth\",status=\"201\"} 7")) << text;
   EXPECT_EQ(text.find("status=\"200\""), std::string::npos) << text;
 }

@@ -12,7 +12,9 @@ namespace {
 
 TEST(PromPage, CountersAndGaugesWithHelpTypeAndLabelsInTheirOrder) {
   Page page;
-  page.counter("chat_x_total", "Things.").add(3, {{"program", "auth"}, {"status", "200"}}).add(0, {{"program", "a"}, {"status", "5"}});
+  page.counter("chat_x_total", "Things.")
+      .add(3, {{"program", "auth"}, {"status", "200"}})
+      .add(0, {{"program", "a"}, {"status", "5"}});
   page.gauge("chat_y", "A level.").add(1.5);
   EXPECT_EQ(page.text(),
             "# HELP chat_x_total Things.\n"
@@ -42,11 +44,12 @@ TEST(PromPage, HistogramBucketsAreCumulativeWithInfTheTotal) {
   Page page;
   page.histogram("chat_h_seconds", "Latency.").add_histogram(bounds, counts, 4.25, {{"program", "auth"}});
   const std::string text = page.text();
-  for (const char* line : {"# TYPE chat_h_seconds histogram\n", "chat_h_seconds_bucket{program=\"auth\",le=\"0.001\"} 2\n",
-                           "chat_h_seconds_bucket{program=\"auth\",le=\"0.0025\"} 2\n",
-                           "chat_h_seconds_bucket{program=\"auth\",le=\"1\"} 5\n",
-                           "chat_h_seconds_bucket{program=\"auth\",le=\"+Inf\"} 6\n",
-                           "chat_h_seconds_sum{program=\"auth\"} 4.25\n", "chat_h_seconds_count{program=\"auth\"} 6\n"}) {
+  for (const char* line :
+       {"# TYPE chat_h_seconds histogram\n", "chat_h_seconds_bucket{program=\"auth\",le=\"0.001\"} 2\n",
+        "chat_h_seconds_bucket{program=\"auth\",le=\"0.0025\"} 2\n",
+        "chat_h_seconds_bucket{program=\"auth\",le=\"1\"} 5\n",
+        "chat_h_seconds_bucket{program=\"auth\",le=\"+Inf\"} 6\n", "chat_h_seconds_sum{program=\"auth\"} 4.25\n",
+        "chat_h_seconds_count{program=\"auth\"} 6\n"}) {
     EXPECT_NE(text.find(line), std::string::npos) << "missing " << line << "in\n" << text;
   }
 }

@@ -11,11 +11,10 @@ bool has(const std::string& text, const std::string& line) { return text.find(li
 
 TEST(WorkerMetrics, AnIdleWorkerNamesEveryFamily) {
   const std::string text = Metrics().render(0);
-  for (const char* family :
-       {"chat_worker_jobs_total counter", "chat_worker_job_queue_wait_seconds histogram",
-        "chat_worker_job_duration_seconds histogram", "chat_worker_jobs_in_flight gauge",
-        "chat_worker_periodic_runs_total counter", "chat_worker_relay_batches_total counter",
-        "chat_worker_relay_entries_total counter"}) {
+  for (const char* family : {"chat_worker_jobs_total counter", "chat_worker_job_queue_wait_seconds histogram",
+                             "chat_worker_job_duration_seconds histogram", "chat_worker_jobs_in_flight gauge",
+                             "chat_worker_periodic_runs_total counter", "chat_worker_relay_batches_total counter",
+                             "chat_worker_relay_entries_total counter"}) {
     EXPECT_TRUE(has(text, std::string("# TYPE ") + family)) << text;
   }
   EXPECT_TRUE(has(text, "chat_worker_jobs_in_flight 0")) << text;
