@@ -5,7 +5,7 @@
 //   scrape   µs per /metrics page of the handlers (HGETALL of the Redis hash, parse, write the text) for a hash
 //            filled as 7 groups x 2 processes x 40 routes leave it: needs a Redis of its own at REDIS_URL
 //            (it overwrites the hash).
-// Build against a built tree (the same command builds the old page code for a before/after: see docs/metrics.md):
+// Build against a built tree (docs/metrics.md, "Cost", builds the old page code with it for a before/after):
 //   g++ -std=c++20 -O2 -I. tests/bench/metrics_cost.cpp build/core/libchat_core.a \
 //       $(pkg-config --libs prometheus-cpp-core hiredis libcjson) -lpthread -o /tmp/metrics_cost
 //   REDIS_URL=unix:///path/redis.sock /tmp/metrics_cost
