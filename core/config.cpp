@@ -206,6 +206,7 @@ void read_worker(const EnvMap& vars, WorkerSettings& w, Problems& problems) {
   read_int(vars, "WORKER_MAX_ATTEMPTS", 1, 100, w.max_attempts, problems);
   read_int<int64_t>(vars, "WORKER_BACKOFF_BASE_MS", 1, 3600000, w.backoff_base_ms, problems);
   read_int<int64_t>(vars, "WORKER_BACKOFF_CAP_MS", 1, 86400000, w.backoff_cap_ms, problems);
+  read_int(vars, "WORKER_METRICS_PORT", 0, 65535, w.metrics_port, problems);
   if (w.backoff_cap_ms < w.backoff_base_ms) {
     problems.push_back("WORKER_BACKOFF_CAP_MS must not be below WORKER_BACKOFF_BASE_MS");
   }

@@ -27,6 +27,7 @@ struct WorkerSettings {
   int64_t backoff_base_ms = 1000;     // WORKER_BACKOFF_BASE_MS: first retry within this
   int64_t backoff_cap_ms = 300000;    // WORKER_BACKOFF_CAP_MS: no retry waits longer
   bool test_jobs = false;             // CHAT_WORKER_TEST_JOBS=1: enables test_sleep and test_fail
+  int metrics_port = 0;               // WORKER_METRICS_PORT: GET /metrics on 127.0.0.1:port (0: none)
 };
 
 // chat-realtime; its --port and --socket flags win over the first two.

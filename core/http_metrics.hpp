@@ -9,7 +9,10 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "core/prom_text.hpp"
 #include "core/redis.hpp"
 
 namespace chat::http {
@@ -27,10 +30,14 @@ class RequestMetrics {
   void record_round_trips(const std::string& method, const char* route, uint64_t db, uint64_t redis);
   // Adds what was recorded to Redis when a second has passed (or `force`); keeps it on failure.
   void flush(redis::Client& redis, bool force = false);
+  // The hash fields and increments the next flush adds (what was recorded since the last one).
+  std::vector<std::pair<std::string, int64_t>> pending() const;
 
  private:
+  std::vector<std::pair<std::string, int64_t>> pending_locked() const;
+
   std::string program_;
-  std::mutex mu_;  // held by flush() for its one Redis round trip a second: the recorders barely wait
+  mutable std::mutex mu_;  // held by flush() for its one Redis round trip a second: the recorders barely wait
   std::map<int, int64_t> by_status_;
   std::array<int64_t, kBuckets.size() + 1> buckets_{};  // the last one is +Inf
   int64_t sum_us_ = 0;
@@ -42,10 +49,12 @@ class RequestMetrics {
   std::chrono::steady_clock::time_point last_flush_ = std::chrono::steady_clock::now();
 };
 
-// The Prometheus text of every handler's request metrics (chat_http_requests_total,
+// The Prometheus families of every handler's request metrics, summed over the processes of each program (chat_http_requests_total,
 // chat_http_request_duration_seconds, and per route chat_http_route_requests_total with the round trips
 // chat_http_route_db_round_trips_total / chat_http_route_redis_round_trips_total) from the Redis hash.
 // Throws RedisError.
-std::string render_request_metrics(redis::Client& redis);
+prom::Page render_request_metrics(redis::Client& redis);
+// The same from the hash's fields and values (HGETALL's pairs): the sum over processes is HINCRBY's.
+prom::Page request_metrics_page(const std::vector<std::pair<std::string, std::string>>& fields);
 
 }  // namespace chat::http

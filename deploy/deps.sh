@@ -4,7 +4,8 @@ set -euo pipefail
 
 # Build: compiler, CMake, pkg-config and the C libraries core/ wraps; clang and its runtime for libFuzzer.
 BUILD_PKGS=(g++ cmake make pkg-config libfcgi-dev libpq-dev libhiredis-dev libjwt-dev libcjson-dev libargon2-dev
-            libssl-dev libgtest-dev clang-format clang libclang-rt-14-dev)
+            libssl-dev libgtest-dev clang-format clang libclang-rt-14-dev
+            prometheus-cpp-dev)  # core/prom_text: the Prometheus text exposition of every /metrics
 # The stack: PostgreSQL 15 server, Redis, nginx, supervisor (runs every program of the dev stack, restarts the
 # ones that die, and hands each FastCGI handler group its listening socket on fd 0).
 STACK_PKGS=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx supervisor curl iproute2 util-linux
@@ -12,7 +13,8 @@ STACK_PKGS=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx su
 # Tests and benchmarks: real clients (Debian's Python packages, since PyPI is out of reach) and wrk; git lists the
 # repository's files for the CTest repo_paths; chromium is the headless browser that renders /docs and /redoc
 # (tests/integration/test_docs_browser.py, with playwright-core).
-TEST_PKGS=(python3 python3-pytest python3-httpx python3-websockets python3-argon2 wrk nodejs git chromium)
+TEST_PKGS=(python3 python3-pytest python3-httpx python3-websockets python3-argon2 wrk nodejs git chromium
+           prometheus)  # promtool: checks every /metrics page and deploy/prometheus/ (config, rules, rule tests)
 # npm: the build's npm ci of Swagger UI and ReDoc (cmake/www.cmake) and node's test clients (tests/integration/node);
 # NodeSource's nodejs bundles it
 command -v npm >/dev/null || TEST_PKGS+=(npm)

@@ -19,7 +19,8 @@
 # BACKEND_CORS_ORIGINS, JWT_SECRET_KEY/SECRET_KEY, ENVIRONMENT, ACCESS_TOKEN_EXPIRE_MINUTES, RATE_LIMIT_AUTH(_BURST),
 # RATE_LIMIT_SEND(_BURST), HANDLER_PROCS, HANDLER_THREADS, WORKER_PROCS, REALTIME_PROCS, LOG_LEVEL,
 # CHAT_PG_DURABLE=0 (fsync off: benchmarks only, a crash loses acknowledged writes). chat.env gets
-# REALTIME_PORTS=p1,p2,...: each chat-realtime daemon's own port.
+# REALTIME_PORTS=p1,p2,...: each chat-realtime daemon's own port; WORKER_METRICS_PORTS=p1,...: each chat-worker's
+# /metrics port (chat-worker-N has the Nth, as its WORKER_METRICS_PORT).
 set -euo pipefail
 
 PATH=$PATH:/usr/sbin:/sbin         # nginx lives in /usr/sbin
@@ -326,10 +327,12 @@ cmd_up() {
   # ---- 2. chat.env, nginx's config and supervisord's
   STEP=config STEP_LOG=""
   REALTIME_PORT_LIST=()
+  WORKER_PORT_LIST=()  # each chat-worker's WORKER_METRICS_PORT
   local p
-  while ((${#REALTIME_PORT_LIST[@]} < REALTIME_PROCS)); do
+  while ((${#REALTIME_PORT_LIST[@]} + ${#WORKER_PORT_LIST[@]} < REALTIME_PROCS + WORKER_PROCS)); do
     p=$(free_port)
-    [[ " ${REALTIME_PORT_LIST[*]} $PORT " == *" $p "* ]] || REALTIME_PORT_LIST+=("$p")
+    [[ " ${REALTIME_PORT_LIST[*]} ${WORKER_PORT_LIST[*]} $PORT " == *" $p "* ]] && continue
+    if ((${#REALTIME_PORT_LIST[@]} < REALTIME_PROCS)); then REALTIME_PORT_LIST+=("$p"); else WORKER_PORT_LIST+=("$p"); fi
   done
   write_env_file
   export_env_file
@@ -382,6 +385,11 @@ cmd_up() {
     p=${REALTIME_PORT_LIST[i - 1]}
     STEP=chat-realtime-$i STEP_LOG=$LOGS/chat-realtime-$i.log
     wait_for 10 "chat-realtime-$i to answer on 127.0.0.1:$p" http_ok "http://127.0.0.1:$p/metrics"
+  done
+  for ((i = 1; i <= ${#WORKER_PORT_LIST[@]}; i++)); do
+    p=${WORKER_PORT_LIST[i - 1]}
+    STEP=chat-worker-$i STEP_LOG=$LOGS/chat-worker-$i.log
+    wait_for 10 "chat-worker-$i to answer on 127.0.0.1:$p" http_ok "http://127.0.0.1:$p/metrics"
   done
   say "[4/5] services  ${#HANDLERS[@]} handler groups x $HANDLER_PROCS, $REALTIME_PROCS realtime, $WORKER_PROCS worker, nginx"
 
@@ -485,6 +493,7 @@ write_env_file() {
     env_line CHAT_BUILD_DIR "$BUILD"
     env_line CHAT_PG_DURABLE "${CHAT_PG_DURABLE:-1}"
     env_line REALTIME_PORTS "$(IFS=,; echo "${REALTIME_PORT_LIST[*]}")"
+    env_line WORKER_METRICS_PORTS "$(IFS=,; echo "${WORKER_PORT_LIST[*]}")"
   } >"$ENV_FILE.tmp"
   chmod 600 "$ENV_FILE.tmp"
   mv "$ENV_FILE.tmp" "$ENV_FILE"
@@ -564,13 +573,19 @@ EOF
       sup_common 30 TERM 10
     done
     echo
-    echo "[program:chat-worker]"
-    echo "command=$BUILD/chat-worker"
-    echo "process_name=%(program_name)s-%(process_num)d"
-    echo "numprocs=$WORKER_PROCS"
-    echo "numprocs_start=1"
-    echo "stdout_logfile=$LOGS/%(program_name)s-%(process_num)d.log"
-    sup_common 40 TERM 12
+    # One program per worker, each with its own metrics port, grouped so that they are still
+    # chat-worker:chat-worker-N (and chat-worker:* all of them) as with numprocs.
+    local workers=()
+    for ((i = 1; i <= ${#WORKER_PORT_LIST[@]}; i++)); do workers+=("chat-worker-$i"); done
+    ((${#workers[@]})) && echo "[group:chat-worker]" && echo "programs=$(IFS=,; echo "${workers[*]}")"
+    for ((i = 1; i <= ${#WORKER_PORT_LIST[@]}; i++)); do
+      echo
+      echo "[program:chat-worker-$i]"
+      echo "command=$BUILD/chat-worker"
+      echo "environment=WORKER_METRICS_PORT=\"${WORKER_PORT_LIST[i - 1]}\""
+      echo "stdout_logfile=$LOGS/chat-worker-$i.log"
+      sup_common 40 TERM 12
+    done
     for ((i = 1; i <= ${#REALTIME_PORT_LIST[@]}; i++)); do
       p=${REALTIME_PORT_LIST[i - 1]}
       name=chat-realtime-$i

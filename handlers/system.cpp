@@ -4,6 +4,7 @@
 #include "core/heartbeat.hpp"
 #include "core/http_metrics.hpp"
 #include "core/log.hpp"
+#include "core/prom_text.hpp"
 #include "handlers/routes.hpp"
 #include "core/stream.hpp"
 
@@ -69,56 +70,46 @@ Response root(Context&, Request&) {
   return Response::json(200, out);
 }
 
-// Prometheus text exposition (version 0.0.4): the handlers' requests and latencies, and the job queue
-// from chat-worker's Redis counters (each realtime daemon serves its own socket metrics).
+// The Prometheus page of the handlers (their requests and latencies, summed over every process) and of the
+// job queue from chat-worker's Redis counters; each realtime daemon and each worker serves its own too.
 Response metrics(Context& ctx, Request&) {
-  std::string out;
-  auto metric = [&out](const char* name, const char* type, const char* help) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-  };
+  prom::Page page;
   bool redis_up = true;
   try {
-    out += http::render_request_metrics(ctx.redis);
+    page = http::render_request_metrics(ctx.redis);
     const stream::QueueStats q = stream::queue_stats(ctx.redis);
-    metric("chat_jobs_total", "counter", "Background jobs by outcome (done, retried, dead_lettered).");
-    out += "chat_jobs_total{outcome=\"done\"} " + std::to_string(q.done) + "\n";
-    out += "chat_jobs_total{outcome=\"retried\"} " + std::to_string(q.retried) + "\n";
-    out += "chat_jobs_total{outcome=\"dead_lettered\"} " + std::to_string(q.dead_lettered) + "\n";
-    metric("chat_jobs_by_type_total", "counter", "Background jobs by type and outcome.");
+    page.counter("chat_jobs_total", "Background jobs by outcome (done, retried, dead_lettered).")
+        .add(static_cast<double>(q.done), {{"outcome", "done"}})
+        .add(static_cast<double>(q.retried), {{"outcome", "retried"}})
+        .add(static_cast<double>(q.dead_lettered), {{"outcome", "dead_lettered"}});
+    page.counter("chat_jobs_by_type_total", "Background jobs by type and outcome.");
     for (const auto& [type, outcomes] : q.by_type) {
-      for (const auto& [outcome, n] : outcomes) {
-        out += "chat_jobs_by_type_total{type=\"" + type + "\",outcome=\"" + outcome + "\"} " + std::to_string(n) + "\n";
-      }
+      for (const auto& [outcome, n] : outcomes) page.add(static_cast<double>(n), {{"type", type}, {"outcome", outcome}});
     }
-    metric("chat_jobs_queue_depth", "gauge", "Jobs in the chat:jobs stream, waiting or in flight.");
-    out += "chat_jobs_queue_depth " + std::to_string(q.depth) + "\n";
-    metric("chat_jobs_in_flight", "gauge", "Jobs taken by a worker and not acked yet.");
-    out += "chat_jobs_in_flight " + std::to_string(q.pending) + "\n";
-    metric("chat_jobs_delayed", "gauge", "Jobs waiting for their retry time.");
-    out += "chat_jobs_delayed " + std::to_string(q.delayed) + "\n";
-    metric("chat_jobs_dead", "gauge", "Jobs in the dead-letter stream chat:jobs:dead.");
-    out += "chat_jobs_dead " + std::to_string(q.dead) + "\n";
-    metric("chat_jobs_oldest_age_seconds", "gauge", "Age of the oldest job in chat:jobs.");
-    out += "chat_jobs_oldest_age_seconds " + std::to_string(static_cast<double>(q.oldest_age_ms.value_or(0)) / 1000) + "\n";
-    metric("chat_heartbeat_age_seconds", "gauge",
-           "Age of the last heartbeat of each worker and realtime daemon (stale past 10 s: dead or hung).");
+    page.gauge("chat_jobs_queue_depth", "Jobs in the chat:jobs stream, waiting or in flight.")
+        .add(static_cast<double>(q.depth));
+    page.gauge("chat_jobs_in_flight", "Jobs taken by a worker and not acked yet.").add(static_cast<double>(q.pending));
+    page.gauge("chat_jobs_delayed", "Jobs waiting for their retry time.").add(static_cast<double>(q.delayed));
+    page.gauge("chat_jobs_dead", "Jobs in the dead-letter stream chat:jobs:dead.").add(static_cast<double>(q.dead));
+    page.gauge("chat_jobs_oldest_age_seconds", "Age of the oldest job in chat:jobs (0: none).")
+        .add(static_cast<double>(q.oldest_age_ms.value_or(0)) / 1000);
+    page.gauge("chat_heartbeat_age_seconds",
+               "Age of the last heartbeat of each worker and realtime daemon (stale past 10 s: dead or hung).");
     for (auto kind : {heartbeat::Kind::kWorker, heartbeat::Kind::kRealtime}) {
       for (const auto& i : heartbeat::read(ctx.redis, kind)) {
-        out += std::string("chat_heartbeat_age_seconds{kind=\"") + heartbeat::name(kind) + "\",instance=\"" + i.id +
-               "\"} " + std::to_string(static_cast<double>(i.age_ms) / 1000.0) + "\n";
+        page.add(static_cast<double>(i.age_ms) / 1000.0, {{"kind", heartbeat::name(kind)}, {"instance", i.id}});
       }
     }
   } catch (const std::exception& e) {  // Redis down, or a reply not shaped as expected
     log::warn("metrics_redis_failed", {{"error", e.what()}});
     redis_up = false;
-    out.clear();
+    page = prom::Page();
   }
-  metric("chat_redis_up", "gauge", "Whether Redis answered the metrics queries.");
-  out += std::string("chat_redis_up ") + (redis_up ? "1" : "0") + "\n";
+  page.gauge("chat_redis_up", "Whether Redis answered the metrics queries.").add(redis_up ? 1 : 0);
   Response r;
   r.status = 200;
-  r.body = std::move(out);
-  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = page.text();
+  r.content_type = prom::kContentType;
   return r;
 }
 

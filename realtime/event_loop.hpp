@@ -11,26 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "core/unique_fd.hpp"
+
 namespace chat::realtime {
-
-// A file descriptor that closes itself (move-only).
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
 
 // Milliseconds of CLOCK_MONOTONIC (timers, timeouts, the ring's age bound).
 int64_t monotonic_ms();

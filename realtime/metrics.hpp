@@ -11,6 +11,7 @@ struct Metrics {
   uint64_t tcp_connections = 0;      // gauge: accepted TCP connections still open
   uint64_t open_sockets = 0;         // gauge: upgraded WebSockets
   uint64_t local_users = 0;          // gauge: users with a socket here
+  uint64_t descriptor_limit = 0;     // gauge: RLIMIT_NOFILE, which bounds the sockets (one descriptor each)
   uint64_t upgrades_accepted = 0;
   std::map<int, uint64_t> upgrades_refused;  // by HTTP status
   uint64_t stream_events_in = 0;

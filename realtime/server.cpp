@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -40,7 +41,10 @@ Server::Server(const Config& config, ServerOptions options)
           config.redis_url, loop_, [this](RedisBridge::EventBatch b) { on_stream_events(std::move(b)); },
           [this](RedisBridge::MessageBatch b) { on_pubsub(std::move(b)); }),
       listener_(loop_, [this](UniqueFd fd, std::string ip) { on_accepted(std::move(fd), std::move(ip)); }),
-      heartbeat_id_(heartbeat::instance_id(std::to_string(options_.port))) {}
+      heartbeat_id_(heartbeat::instance_id(std::to_string(options_.port))) {
+  rlimit rl{};  // read after main() raised it: what the sockets can really take
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) metrics_.descriptor_limit = rl.rlim_cur == RLIM_INFINITY ? 0 : rl.rlim_cur;
+}
 
 Server::~Server() {
   bridge_.stop();

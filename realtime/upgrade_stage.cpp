@@ -6,6 +6,7 @@
 
 #include "core/crypto.hpp"
 #include "core/json.hpp"
+#include "core/prom_text.hpp"
 
 namespace chat::realtime {
 namespace {
@@ -28,7 +29,7 @@ RequestStep request_step(const ws::Request& req, const Config& config, bool shut
   const bool is_ws_path = path == "/ws" || path == "/ws/";
 
   if (req.header("upgrade") == nullptr && !is_ws_path) {
-    if (path == "/metrics" || path == "/metrics/") {
+    if (prom::is_metrics_path(path)) {
       if (req.method != "GET") return refuse(RequestStep::Kind::kPlain, 405, "Method Not Allowed", {{"Allow", "GET"}});
       RequestStep s;
       s.kind = RequestStep::Kind::kMetrics;

@@ -2,6 +2,7 @@
 #include "realtime/upgrader.hpp"
 
 #include "core/log.hpp"
+#include "core/prom_text.hpp"
 #include "core/timefmt.hpp"
 #include "realtime/client_messages.hpp"
 #include "realtime/resume.hpp"
@@ -42,7 +43,7 @@ void Upgrader::on_request(Connection& c, ws::ParseResult& parsed) {
       return;
     case RequestStep::Kind::kMetrics:
       ++metrics_.http_requests;
-      table_.respond_http(c, 200, metrics_.render(ring_.size(), pending_auth_), {}, "text/plain; version=0.0.4");
+      table_.respond_http(c, 200, metrics_.render(ring_.size(), pending_auth_), {}, prom::kContentType);
       return;
     case RequestStep::Kind::kRefuse:
       refuse(c, step.refusal.status, step.refusal.detail, step.refusal.headers);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <thread>
 
 #include "core/log.hpp"
@@ -23,8 +24,16 @@ std::chrono::milliseconds claim_interval(int64_t timeout_ms) {
   return std::chrono::milliseconds(std::clamp<int64_t>(timeout_ms / 4, 50, 5000));
 }
 
-int64_t ms_since(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+// Milliseconds since a stream entry was added: its id is "<Redis ms>-<seq>" (chat:jobs and its re-queues).
+int64_t queued_ms_ago(const std::string& entry_id) {
+  int64_t added = 0;
+  for (char c : entry_id) {
+    if (c < '0' || c > '9') break;
+    added = added * 10 + (c - '0');
+  }
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  return added > 0 ? std::max<int64_t>(now - added, 0) : 0;
 }
 
 // Keeps a job in the in-flight set while it runs.
@@ -95,45 +104,55 @@ void Consumer::run_thread(int index) {
 
 void Consumer::process(Context& ctx, Queue& queue, const Job& job, std::mt19937_64& rng) {
   const WorkerSettings& s = config_.worker;
+  const int64_t wait_ms = queued_ms_ago(job.entry_id);
   if (job.attempt > s.max_attempts) {
     // Delivered again and again to workers that died (or were killed) before finishing it.
     std::string error = "abandoned: taken " + std::to_string(job.deliveries) + " times by workers that stopped";
-    fail(queue, job, error, true, rng);
+    metrics_.job(job.type, fail(queue, job, error, true, rng), wait_ms, 0);
     return;
   }
   const JobSpec* spec = find_job(job.type, s.test_jobs);
   if (!spec) {
-    fail(queue, job, "unknown job type \"" + job.type + "\"", true, rng);
+    metrics_.job(job.type, fail(queue, job, "unknown job type \"" + job.type + "\"", true, rng), wait_ms, 0);
     return;
   }
   InFlight guard(mu_, in_flight_, job.entry_id);
   auto started = Clock::now();
+  std::exception_ptr failure;
   try {
-    JobContext jc{ctx, job, s, name_, stopping_, &relayer_};
+    JobContext jc{ctx, job, s, name_, stopping_, &relayer_, &metrics_};
     spec->run(jc);
-  } catch (const HandedBack& e) {
-    log::info("job_handed_back", {{"type", job.type}, {"job_id", job.job_id}, {"entry", job.entry_id}});
-    return;  // not acked: XAUTOCLAIM gives it to another worker after the timeout
-  } catch (const PermanentError& e) {
-    fail(queue, job, e.what(), true, rng);
-    return;
-  } catch (const db::DbError& e) {
-    if (e.connection_lost()) defer(queue, job, e.what(), rng);
-    else fail(queue, job, e.what(), false, rng);
-    return;
-  } catch (const redis::RedisError& e) {
-    defer(queue, job, e.what(), rng);
-    return;
-  } catch (const std::exception& e) {
-    fail(queue, job, e.what(), false, rng);
-    return;
+  } catch (...) {
+    failure = std::current_exception();
   }
-  bool acked = queue.ack(job);
-  log::debug("job_done", {{"type", job.type}, {"job_id", job.job_id}, {"attempt", std::to_string(job.attempt)},
-                          {"ms", std::to_string(ms_since(started))}, {"acked", acked ? "true" : "false"}});
+  // The function's own time, before a failure's Redis round trips and pause.
+  const int64_t run_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
+  Metrics::Outcome outcome = Metrics::Outcome::kDone;
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const HandedBack& e) {
+      log::info("job_handed_back", {{"type", job.type}, {"job_id", job.job_id}, {"entry", job.entry_id}});
+      outcome = Metrics::Outcome::kHandedBack;  // not acked: XAUTOCLAIM gives it to another worker after the timeout
+    } catch (const PermanentError& e) {
+      outcome = fail(queue, job, e.what(), true, rng);
+    } catch (const db::DbError& e) {
+      outcome = e.connection_lost() ? defer(queue, job, e.what(), rng) : fail(queue, job, e.what(), false, rng);
+    } catch (const redis::RedisError& e) {
+      outcome = defer(queue, job, e.what(), rng);
+    } catch (const std::exception& e) {
+      outcome = fail(queue, job, e.what(), false, rng);
+    }
+  } else {
+    bool acked = queue.ack(job);
+    log::debug("job_done", {{"type", job.type}, {"job_id", job.job_id}, {"attempt", std::to_string(job.attempt)},
+                            {"ms", std::to_string(run_us / 1000)}, {"acked", acked ? "true" : "false"}});
+  }
+  metrics_.job(job.type, outcome, wait_ms, run_us);
 }
 
-void Consumer::fail(Queue& queue, const Job& job, const std::string& error, bool permanent, std::mt19937_64& rng) {
+Metrics::Outcome Consumer::fail(Queue& queue, const Job& job, const std::string& error, bool permanent,
+                               std::mt19937_64& rng) {
   const WorkerSettings& s = config_.worker;
   const int attempts = std::min(job.attempt, s.max_attempts);
   if (permanent || job.attempt >= s.max_attempts) {
@@ -141,15 +160,16 @@ void Consumer::fail(Queue& queue, const Job& job, const std::string& error, bool
     log::error("job_dead_lettered", {{"type", job.type}, {"job_id", job.job_id}, {"entry", job.entry_id},
                                      {"attempts", std::to_string(attempts)}, {"error", error},
                                      {"moved", moved ? "true" : "false"}});
-    return;
+    return Metrics::Outcome::kDeadLettered;
   }
   int64_t delay = backoff_delay_ms(job.attempt, s.backoff_base_ms, s.backoff_cap_ms, rng);
   bool moved = queue.retry(job, job.attempt + 1, queue.server_time_ms() + delay);
   log::warn("job_retry", {{"type", job.type}, {"job_id", job.job_id}, {"attempt", std::to_string(job.attempt)},
                           {"delay_ms", std::to_string(delay)}, {"error", error}, {"moved", moved ? "true" : "false"}});
+  return Metrics::Outcome::kRetried;
 }
 
-void Consumer::defer(Queue& queue, const Job& job, const std::string& error, std::mt19937_64& rng) {
+Metrics::Outcome Consumer::defer(Queue& queue, const Job& job, const std::string& error, std::mt19937_64& rng) {
   log::warn("job_deferred", {{"type", job.type}, {"job_id", job.job_id}, {"error", error}});
   try {
     int64_t delay = backoff_delay_ms(job.attempt, config_.worker.backoff_base_ms, config_.worker.backoff_cap_ms, rng);
@@ -159,6 +179,7 @@ void Consumer::defer(Queue& queue, const Job& job, const std::string& error, std
     // Redis itself is gone: the entry stays pending and is reclaimed once it is back.
   }
   pause_ms(1000);  // do not burn through the queue while a service is down
+  return Metrics::Outcome::kDeferred;
 }
 
 }  // namespace chat::worker

@@ -12,14 +12,15 @@
 #include "core/config.hpp"
 #include "core/context.hpp"
 #include "worker/jobs.hpp"
+#include "worker/metrics.hpp"
 #include "worker/queue.hpp"
 
 namespace chat::worker {
 
 class Consumer {
  public:
-  Consumer(const Config& config, std::string name, const std::atomic<bool>& stopping)
-      : config_(config), name_(std::move(name)), stopping_(stopping) {}
+  Consumer(const Config& config, std::string name, const std::atomic<bool>& stopping, Metrics& metrics)
+      : config_(config), name_(std::move(name)), stopping_(stopping), metrics_(metrics) {}
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;
 
@@ -28,18 +29,20 @@ class Consumer {
   // The entries of the jobs running now (the scheduler's heartbeat keeps them claimed).
   std::vector<std::string> in_flight() const;
   const std::string& name() const { return name_; }
+  Metrics& metrics() const { return metrics_; }
 
  private:
   void process(Context& ctx, Queue& queue, const Job& job, std::mt19937_64& rng);
   // A failed run: the next attempt after a backoff, or the dead-letter stream after the last one.
-  void fail(Queue& queue, const Job& job, const std::string& error, bool permanent, std::mt19937_64& rng);
+  Metrics::Outcome fail(Queue& queue, const Job& job, const std::string& error, bool permanent, std::mt19937_64& rng);
   // PostgreSQL or Redis unreachable: run the job again later without spending one of its attempts.
-  void defer(Queue& queue, const Job& job, const std::string& error, std::mt19937_64& rng);
+  Metrics::Outcome defer(Queue& queue, const Job& job, const std::string& error, std::mt19937_64& rng);
   void pause_ms(int64_t ms) const;
 
   const Config& config_;
   const std::string name_;
   const std::atomic<bool>& stopping_;
+  Metrics& metrics_;
   mutable std::mutex mu_;
   std::multiset<std::string> in_flight_;
   Relayer relayer_;

@@ -158,13 +158,19 @@ void mention_notification(JobContext& jc) {
     tx.commit();
   }
   if (notified.empty()) return;
-  if (jc.relayer) jc.relayer->relay(jc.ctx, conversation);
+  if (jc.relayer) jc.relayer->relay(jc, conversation);
   else out.relay(jc.ctx);
   log::debug("mention_notified", {{"job_id", jc.job.job_id}, {"message_id", m->message_id},
                                   {"users", std::to_string(notified.size())}});
 }
 
-void Relayer::relay(Context& ctx, const std::string& conversation_id) {
+int relay_conversation(JobContext& jc, const std::string& conversation_id) {
+  int n = domain::relay_conversation(jc.ctx, conversation_id);
+  if (n > 0 && jc.metrics) jc.metrics->relayed(n);
+  return n;
+}
+
+void Relayer::relay(JobContext& jc, const std::string& conversation_id) {
   {
     std::lock_guard lock(mu_);
     State& st = conversations_[conversation_id];
@@ -176,7 +182,7 @@ void Relayer::relay(Context& ctx, const std::string& conversation_id) {
   }
   for (;;) {
     // Never throws; a failure leaves the rows for the periodic relay.
-    int n = domain::relay_conversation(ctx, conversation_id);
+    int n = relay_conversation(jc, conversation_id);
     std::lock_guard lock(mu_);
     State& st = conversations_[conversation_id];
     if (!st.again && n < domain::kRelayPage) {

@@ -14,9 +14,12 @@
 
 #include "core/config.hpp"
 #include "core/context.hpp"
+#include "worker/metrics.hpp"
 #include "worker/queue.hpp"
 
 namespace chat::worker {
+
+struct JobContext;
 
 // Relays outbox conversations for the threads of one worker: while a thread relays a conversation, the
 // others go on with their next job and the relaying thread relays that conversation once more for them
@@ -24,7 +27,7 @@ namespace chat::worker {
 // relays in batches.
 class Relayer {
  public:
-  void relay(Context& ctx, const std::string& conversation_id);
+  void relay(JobContext& jc, const std::string& conversation_id);
 
  private:
   struct State {
@@ -43,7 +46,11 @@ struct JobContext {
   const std::string& consumer;
   const std::atomic<bool>& stopping;
   Relayer* relayer = nullptr;  // nullptr: relay in this thread
+  Metrics* metrics = nullptr;  // this process's /metrics (nullptr: not counted)
 };
+
+// domain::relay_conversation, counted in jc.metrics: the rows moved, 0 for none, -1 when deferred.
+int relay_conversation(JobContext& jc, const std::string& conversation_id);
 
 using JobFn = void (*)(JobContext&);
 

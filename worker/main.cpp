@@ -6,13 +6,16 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "core/metrics_server.hpp"
 #include "worker/admin.hpp"
 #include "worker/consumer.hpp"
+#include "worker/metrics.hpp"
 #include "worker/scheduler.hpp"
 
 namespace {
@@ -54,8 +57,20 @@ int run_daemon() {
 
   std::atomic<bool> stopping{false};
   std::atomic<int> running{0};
-  worker::Consumer consumer(config, consumer_name(), stopping);
+  worker::Metrics metrics;
+  worker::Consumer consumer(config, consumer_name(), stopping, metrics);
   worker::Scheduler scheduler(config, consumer, stopping);
+  std::optional<MetricsServer> metrics_server;
+  if (config.worker.metrics_port > 0) {
+    try {
+      metrics_server.emplace("127.0.0.1", config.worker.metrics_port,
+                             [&metrics, &consumer] { return metrics.render(consumer.in_flight().size()); });
+    } catch (const std::runtime_error& e) {
+      // A port taken by another program is a setup error to see at once, not a worker without metrics.
+      log::error("metrics_listen_failed", {{"error", e.what()}});
+      return 2;
+    }
+  }
   std::vector<std::thread> threads;
   auto guarded = [&running](const char* what, auto fn) {
     return [&running, what, fn]() {
@@ -77,7 +92,8 @@ int run_daemon() {
                                {"concurrency", std::to_string(config.worker.concurrency)},
                                {"job_timeout_ms", std::to_string(config.worker.job_timeout_ms)},
                                {"max_attempts", std::to_string(config.worker.max_attempts)},
-                               {"test_jobs", config.worker.test_jobs ? "on" : "off"}});
+                               {"test_jobs", config.worker.test_jobs ? "on" : "off"},
+                               {"metrics_port", std::to_string(config.worker.metrics_port)}});
 
   int sig = wait_for_stop(set);
   log::info("worker_stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},

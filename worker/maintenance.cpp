@@ -85,7 +85,7 @@ void outbox_relay(JobContext& jc) {
   bool deferred = false;
   for (const std::string& conversation : domain::pending_conversations(jc.ctx, kRelayConversations)) {
     for (int round = 0; round < kRelayRounds; ++round) {
-      int n = domain::relay_conversation(jc.ctx, conversation);
+      int n = relay_conversation(jc, conversation);
       if (n < 0) {
         deferred = true;
         break;

@@ -115,12 +115,13 @@ void Scheduler::run_periodic(Context& ctx, const Periodic& p, int64_t period, in
   auto started = Clock::now();
   bool ok = true;
   try {
-    JobContext jc{ctx, job, config_.worker, consumer_.name(), stopping_};
+    JobContext jc{ctx, job, config_.worker, consumer_.name(), stopping_, nullptr, &consumer_.metrics()};
     spec->run(jc);
   } catch (const std::exception& e) {
     ok = false;
     log::warn("periodic_job_failed", {{"type", type}, {"period", std::to_string(period)}, {"error", e.what()}});
   }
+  consumer_.metrics().periodic(type, ok);
   int64_t took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   std::string record = run_record(p.type, period, consumer_.name(), now_ms, ok, took);
   try {

@@ -197,7 +197,7 @@ constexpr NumericSetting kNumericSettings[] = {
     {"WORKER_CONCURRENCY", 1, 64},             {"WORKER_JOB_TIMEOUT_MS", 100, 86400000},
     {"WORKER_MAX_ATTEMPTS", 1, 100},           {"WORKER_BACKOFF_BASE_MS", 1, 3600000},
     {"WORKER_BACKOFF_CAP_MS", 1, 86400000},    {"REALTIME_PORT", 1, 65535},
-    {"REALTIME_AUTH_THREADS", 1, 64},
+    {"REALTIME_AUTH_THREADS", 1, 64},          {"WORKER_METRICS_PORT", 0, 65535},
 };
 
 TEST(Config, EveryNumericSettingTakesItsBoundsAndRefusesAnythingElseByName) {
