@@ -44,9 +44,14 @@ install(FILES ${CMAKE_BINARY_DIR}/chat-groups.txt ${CMAKE_SOURCE_DIR}/deploy/cha
         DESTINATION ${CMAKE_INSTALL_DATADIR}/chat)
 
 # ---- documentation
-install(FILES ${CMAKE_SOURCE_DIR}/deploy/README.md ${CMAKE_SOURCE_DIR}/docs/events.md ${CMAKE_SOURCE_DIR}/docs/worker.md
+install(FILES ${CMAKE_SOURCE_DIR}/deploy/README.md ${CMAKE_SOURCE_DIR}/docs/api.md ${CMAKE_SOURCE_DIR}/docs/events.md
+              ${CMAKE_SOURCE_DIR}/docs/worker.md ${CMAKE_SOURCE_DIR}/docs/metrics.md
               ${CMAKE_SOURCE_DIR}/deploy/debian/copyright
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# the example Prometheus scrape configuration, its alert rules and their promtool tests (docs/metrics.md)
+install(FILES ${CMAKE_SOURCE_DIR}/deploy/prometheus/prometheus.yml ${CMAKE_SOURCE_DIR}/deploy/prometheus/chat-alerts.yml
+              ${CMAKE_SOURCE_DIR}/deploy/prometheus/chat-alerts.test.yml
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/chat/prometheus)
 # Debian wants the changelog compressed, reproducibly (-n: no name or time stamp in the gzip header).
 find_program(CHAT_GZIP gzip REQUIRED)
 add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/debian/changelog.Debian.gz
