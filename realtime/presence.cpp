@@ -3,7 +3,6 @@
 
 #include <unistd.h>
 
-#include <chrono>
 
 #include "core/crypto.hpp"
 #include "core/json.hpp"
@@ -83,11 +82,6 @@ return 0
 constexpr db::Statement kSetOnline{
     "rt_presence_set", "UPDATE users SET is_online = $2::boolean, last_seen_at = now() WHERE id = $1"};
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // The chat:ephemeral message carrying user_status to everyone sharing a conversation with the user.
 std::string status_message(Context& ctx, const std::string& user_id, const char* status) {
   std::string now = rfc3339_now();
@@ -122,7 +116,7 @@ namespace presence_jobs {
 void announce_online(Context& ctx, const std::string& daemon_id, const std::string& user_id) {
   redis::Reply r =
       ctx.redis.command({"EVAL", kOnlineScript, "2", stream::presence_user_key(user_id), stream::kPresence, daemon_id,
-                         std::to_string(wall_ms() + Presence::kTtlMs), user_id});
+                         std::to_string(unix_now_ms() + Presence::kTtlMs), user_id});
   if (r.is_error()) throw redis::RedisError("online script: " + r.str());
   if (r.integer() != 1) return;
   set_online(ctx, user_id, true);
@@ -133,12 +127,12 @@ void local_gone(Context& ctx, const std::string& daemon_id, const std::string& u
   // Not a ZREM: the entry stays live for the grace period, so a check started by another daemon's
   // earlier close cannot announce offline sooner than 5 s after this (later) close.
   ctx.redis.command(
-      {"ZADD", stream::presence_user_key(user_id), std::to_string(wall_ms() + Presence::kOfflineGraceMs), daemon_id});
+      {"ZADD", stream::presence_user_key(user_id), std::to_string(unix_now_ms() + Presence::kOfflineGraceMs), daemon_id});
 }
 
 void check_offline(Context& ctx, const std::string& user_id) {
   redis::Reply r = ctx.redis.command({"EVAL", kOfflineScript, "2", stream::presence_user_key(user_id),
-                                      stream::kPresence, std::to_string(wall_ms()), user_id});
+                                      stream::kPresence, std::to_string(unix_now_ms()), user_id});
   if (r.is_error()) throw redis::RedisError("offline script: " + r.str());
   if (r.integer() != 1) return;
   set_online(ctx, user_id, false);
@@ -148,7 +142,7 @@ void check_offline(Context& ctx, const std::string& user_id) {
 void refresh(Context& ctx, const std::string& daemon_id, const std::vector<std::string>& user_ids) {
   constexpr size_t kChunk = 500;
   for (size_t i = 0; i < user_ids.size(); i += kChunk) {
-    const std::string expiry = std::to_string(wall_ms() + Presence::kTtlMs);
+    const std::string expiry = std::to_string(unix_now_ms() + Presence::kTtlMs);
     std::vector<std::string> args{
         "EVAL", kRefreshScript, "1", stream::kPresence, daemon_id, expiry, stream::kPresenceUserPrefix};
     for (size_t k = i; k < user_ids.size() && k < i + kChunk; ++k) args.push_back(user_ids[k]);
@@ -160,14 +154,14 @@ void refresh(Context& ctx, const std::string& daemon_id, const std::vector<std::
 
 void sweep(Context& ctx) {
   redis::Reply r = ctx.redis.command(
-      {"EVAL", kSweepScript, "1", stream::kPresence, std::to_string(wall_ms()), stream::kPresenceUserPrefix});
+      {"EVAL", kSweepScript, "1", stream::kPresence, std::to_string(unix_now_ms()), stream::kPresenceUserPrefix});
   if (r.is_error()) throw redis::RedisError("sweep script: " + r.str());
   for (size_t k = 0; k < r.size(); ++k) check_offline(ctx, r.element(k).str());
 }
 
 void release(Context& ctx, const std::string& daemon_id, const std::vector<std::string>& user_ids) {
   if (user_ids.empty()) return;
-  const std::string expiry = std::to_string(wall_ms() + Presence::kOfflineGraceMs);
+  const std::string expiry = std::to_string(unix_now_ms() + Presence::kOfflineGraceMs);
   std::vector<std::string> args{
       "EVAL", kReleaseScript, "1", stream::kPresence, daemon_id, expiry, stream::kPresenceUserPrefix};
   args.insert(args.end(), user_ids.begin(), user_ids.end());
@@ -177,7 +171,7 @@ void release(Context& ctx, const std::string& daemon_id, const std::vector<std::
 bool held_elsewhere(Context& ctx, const std::string& daemon_id, const std::string& user_id) {
   // A daemon with a socket open scores its entry now + 10..15 s (TTL 15 s, refreshed every 5 s); one whose
   // last socket closed scores it now + 5 s at most (the offline grace). Only the former holds a socket.
-  const int64_t open_after = wall_ms() + (Presence::kOfflineGraceMs + Presence::kTtlMs - Presence::kRefreshMs) / 2;
+  const int64_t open_after = unix_now_ms() + (Presence::kOfflineGraceMs + Presence::kTtlMs - Presence::kRefreshMs) / 2;
   redis::Reply r = ctx.redis.command(
       {"ZRANGEBYSCORE", stream::presence_user_key(user_id), "(" + std::to_string(open_after), "+inf"});
   for (size_t k = 0; k < r.size(); ++k) {

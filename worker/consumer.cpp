@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/log.hpp"
+#include "core/stream.hpp"
 #include "core/timefmt.hpp"
 #include "worker/jobs.hpp"
 
@@ -26,14 +27,9 @@ std::chrono::milliseconds claim_interval(int64_t timeout_ms) {
 
 // Milliseconds since a stream entry was added: its id is "<Redis ms>-<seq>" (chat:jobs and its re-queues).
 int64_t queued_ms_ago(const std::string& entry_id) {
-  int64_t added = 0;
-  for (char c : entry_id) {
-    if (c < '0' || c > '9') break;
-    added = added * 10 + (c - '0');
-  }
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
-  return added > 0 ? std::max<int64_t>(now - added, 0) : 0;
+  const auto id = stream::StreamId::parse(entry_id);
+  if (!id || id->ms == 0) return 0;
+  return std::max<int64_t>(unix_now_ms() - static_cast<int64_t>(id->ms), 0);
 }
 
 // Keeps a job in the in-flight set while it runs.

@@ -10,6 +10,7 @@
 #include "core/json.hpp"
 #include "core/log.hpp"
 #include "core/stream.hpp"
+#include "core/timefmt.hpp"
 #include "domain/outbox.hpp"
 #include "worker/maintenance.hpp"
 
@@ -70,11 +71,6 @@ std::optional<std::string> uuid_field(const cJSON* obj, const char* name) {
   std::string v = *s;
   std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
   return v;
-}
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -213,7 +209,7 @@ void test_fail(JobContext& jc) {
   auto key = doc ? json::as_string(json::field(doc->get(), "key")) : std::nullopt;
   if (key && !key->empty()) {
     jc.ctx.redis.command({"RPUSH", test_key("attempts", *key),
-                          std::to_string(jc.job.attempt) + " " + std::to_string(now_ms()) + " " + jc.consumer});
+                          std::to_string(jc.job.attempt) + " " + std::to_string(unix_now_ms()) + " " + jc.consumer});
   }
   throw std::runtime_error("test_fail: failing on purpose (attempt " + std::to_string(jc.job.attempt) + ")");
 }
