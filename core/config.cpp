@@ -172,6 +172,7 @@ void read_api(const EnvMap& vars, Config& c, Problems& problems) {
   read_int(vars, "REFRESH_REUSE_GRACE_SECONDS", 0, 60, c.refresh_reuse_grace_seconds, problems);
   read_int(vars, "MODERATION_HOUR_SECONDS", 1, 3600, c.moderation_hour_seconds, problems);
   read_int(vars, "HANDLER_THREADS", 1, 64, c.handler_threads, problems);
+  read_int(vars, "PRINCIPAL_CACHE_MS", 0, 10000, c.principal_cache_ms, problems);
   read_int(vars, "RATE_LIMIT_SEND", 1, 1000000, c.rate_limit_send, problems);
   read_int(vars, "RATE_LIMIT_SEND_BURST", 0, 1000000, c.rate_limit_send_burst, problems);
   read_int(vars, "ARGON2_TIME_COST", 1u, 10u, c.argon2.time_cost, problems);

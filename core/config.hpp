@@ -54,6 +54,7 @@ struct Config {
   int moderation_hour_seconds = 3600;   // the length of an "hour" of a ban or suspension (tests shorten it)
   std::vector<std::string> cors_origins;  // "*" allows every origin
   int handler_threads = 2;
+  int principal_cache_ms = 1000;   // how long a handler process may answer from a verified principal (0: never)
   int rate_limit_send = 10;        // message sends per second per user (leaky bucket)
   int rate_limit_send_burst = 30;
   std::string log_level = "info";

@@ -114,13 +114,15 @@ void worker(const Config& config, const http::Router& router, const char* progra
     bool within_limit = read_request(r, req);
     log::set_request_id(req.request_id);
     const uint64_t db_before = db.round_trips(), redis_before = redis.round_trips();
+    const uint64_t cached_before = ctx.principal_cache_hits;
     resp = within_limit ? dispatch(ctx, router, req) : too_large(router, req);
     const uint64_t db_trips = db.round_trips() - db_before, redis_trips = redis.round_trips() - redis_before;
+    const uint64_t cached = ctx.principal_cache_hits - cached_before;
     write_response(r, resp);
     FCGX_Finish_r(&r);
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
     metrics.record(resp.status, us.count());
-    if (req.route) metrics.record_round_trips(req.method, req.route, db_trips, redis_trips);
+    if (req.route) metrics.record_round_trips(req.method, req.route, db_trips, redis_trips, cached);
     log::write(resp.status >= 500 ? log::Level::kError : log::Level::kDebug, "request",
                {{"method", req.method}, {"path", req.path}, {"status", std::to_string(resp.status)},
                 {"us", std::to_string(us.count())}, {"thread", std::to_string(index)}});

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 #include <vector>
 
 #include "core/log.hpp"
@@ -13,6 +14,8 @@ namespace chat::http {
 namespace {
 
 constexpr const char* kKey = stream::kHttpMetrics;
+// The hash's per-route kinds, in the order of the families of request_metrics_page.
+constexpr std::string_view kRouteKinds[] = {"route_requests", "route_db", "route_redis", "route_principal_cached"};
 
 // One round trip for every field of a flush.
 constexpr const char* kAddAll =
@@ -45,12 +48,14 @@ void RequestMetrics::record(int status, int64_t micros) {
   ++count_;
 }
 
-void RequestMetrics::record_round_trips(const std::string& method, const char* route, uint64_t db, uint64_t redis) {
+void RequestMetrics::record_round_trips(const std::string& method, const char* route, uint64_t db, uint64_t redis,
+                                        uint64_t principal_cached) {
   std::lock_guard lock(mu_);
   RouteTrips& t = routes_[method + " " + route];
   ++t.requests;
   t.db += static_cast<int64_t>(db);
   t.redis += static_cast<int64_t>(redis);
+  t.principal_cached += static_cast<int64_t>(principal_cached);
 }
 
 std::vector<std::pair<std::string, int64_t>> RequestMetrics::pending() const {
@@ -67,9 +72,10 @@ std::vector<std::pair<std::string, int64_t>> RequestMetrics::pending_locked() co
   }
   out.emplace_back("sum_us|" + program_ + "|", sum_us_);
   for (const auto& [route, t] : routes_) {
-    out.emplace_back("route_requests|" + program_ + "|" + route, t.requests);
-    out.emplace_back("route_db|" + program_ + "|" + route, t.db);
-    out.emplace_back("route_redis|" + program_ + "|" + route, t.redis);
+    const int64_t values[] = {t.requests, t.db, t.redis, t.principal_cached};
+    for (size_t k = 0; k < std::size(kRouteKinds); ++k) {
+      out.emplace_back(std::string(kRouteKinds[k]) + "|" + program_ + "|" + route, values[k]);
+    }
   }
   return out;
 }
@@ -110,7 +116,7 @@ prom::Page request_metrics_page(const std::vector<std::pair<std::string, std::st
     std::map<int, int64_t> requests;  // status -> n
     std::array<uint64_t, RequestMetrics::kBuckets.size() + 1> buckets{};
     int64_t sum_us = 0;
-    std::map<std::string, std::array<int64_t, 3>> routes;  // "METHOD pattern" -> requests, db, redis
+    std::map<std::string, std::array<int64_t, 4>> routes;  // "METHOD pattern" -> requests, db, redis, cached
   };
   std::map<std::string, Program> programs;
   for (const auto& [field, text] : fields) {
@@ -133,8 +139,8 @@ prom::Page request_metrics_page(const std::vector<std::pair<std::string, std::st
       if (it != les.end()) p.buckets[static_cast<size_t>(it - les.begin())] = static_cast<uint64_t>(value);
     } else if (kind == "sum_us") {
       p.sum_us = value;
-    } else if (kind == "route_requests" || kind == "route_db" || kind == "route_redis") {
-      p.routes[label][kind == "route_requests" ? 0 : kind == "route_db" ? 1 : 2] = value;
+    } else if (auto k = std::find(std::begin(kRouteKinds), std::end(kRouteKinds), kind); k != std::end(kRouteKinds)) {
+      p.routes[label][static_cast<size_t>(k - std::begin(kRouteKinds))] = value;
     }
   }
   prom::Page page;
@@ -152,8 +158,10 @@ prom::Page request_metrics_page(const std::vector<std::pair<std::string, std::st
   const char* route_metrics[][2] = {
       {"chat_http_route_requests_total", "Requests that matched a route, by program and route."},
       {"chat_http_route_db_round_trips_total", "PostgreSQL round trips of those requests (a pipelined flight is one)."},
-      {"chat_http_route_redis_round_trips_total", "Redis round trips of those requests (a pipeline is one)."}};
-  for (size_t k = 0; k < 3; ++k) {
+      {"chat_http_route_redis_round_trips_total", "Redis round trips of those requests (a pipeline is one)."},
+      {"chat_http_route_principal_cached_total",
+       "Those requests whose principal came from the handler's cache: one PostgreSQL round trip saved each."}};
+  for (size_t k = 0; k < std::size(route_metrics); ++k) {
     page.counter(route_metrics[k][0], route_metrics[k][1]);
     for (const auto& [program, p] : programs) {
       for (const auto& [route, v] : p.routes) {

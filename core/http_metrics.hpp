@@ -27,7 +27,9 @@ class RequestMetrics {
   // Thread-safe: every handler thread of the process records here.
   void record(int status, int64_t micros);
   // The PostgreSQL and Redis round trips one request of a route took (its answer's, not the metrics').
-  void record_round_trips(const std::string& method, const char* route, uint64_t db, uint64_t redis);
+  // `principal_cached`: 1 when its principal came from the cache, which saved the principal's round trip.
+  void record_round_trips(const std::string& method, const char* route, uint64_t db, uint64_t redis,
+                          uint64_t principal_cached = 0);
   // Adds what was recorded to Redis when a second has passed (or `force`); keeps it on failure.
   void flush(redis::Client& redis, bool force = false);
   // The hash fields and increments the next flush adds (what was recorded since the last one).
@@ -43,7 +45,7 @@ class RequestMetrics {
   int64_t sum_us_ = 0;
   int64_t count_ = 0;
   struct RouteTrips {
-    int64_t requests = 0, db = 0, redis = 0;
+    int64_t requests = 0, db = 0, redis = 0, principal_cached = 0;
   };
   std::map<std::string, RouteTrips> routes_;  // "METHOD pattern"
   std::chrono::steady_clock::time_point last_flush_ = std::chrono::steady_clock::now();

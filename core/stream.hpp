@@ -39,6 +39,9 @@ inline constexpr const char* kPresenceUserPrefix = "presence:user:";  // + user 
 inline constexpr const char* kPresenceSwept = "chat:presence:swept_ms";  // string: the worker's last sweep, ms
 inline constexpr const char* kEphemeral = "chat:ephemeral";      // pub/sub: typing, receipts, presence (§3)
 inline constexpr const char* kRevoked = "chat:sessions:revoked";  // pub/sub: revoked sessions (§4)
+// pub/sub: a user's role or username changed; the message is the user's id. The handlers' principal caches
+// drop that user (revocations, above, drop theirs too).
+inline constexpr const char* kUserChanged = "chat:users:changed";
 inline constexpr const char* kHeartbeatWorker = "chat:heartbeat:worker";  // sorted set instance -> last beat ms
 inline constexpr const char* kHeartbeatRealtime = "chat:heartbeat:realtime";
 inline constexpr const char* kHttpMetrics = "chat:metrics:http";  // hash "<kind>|<program>|<label>" -> count

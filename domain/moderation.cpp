@@ -150,6 +150,7 @@ json::Value set_role(Context& ctx, const Actor& actor, const std::string& user_i
     }
     tx.commit();
   }
+  publish_user_changed(ctx, user_id);
   return admin_view(ctx, user_id);
 }
 

@@ -1,5 +1,5 @@
 // require_user and check_token: one query checks user, session and status together, for the handlers
-// and the realtime upgrade alike.
+// and the realtime upgrade alike; the handlers remember its answer for a moment (principal_cache.hpp).
 #include "domain/principal.hpp"
 
 
@@ -8,6 +8,7 @@
 #include "core/log.hpp"
 #include "core/stream.hpp"
 #include "core/timefmt.hpp"
+#include "domain/principal_cache.hpp"
 
 namespace chat::domain {
 namespace {
@@ -17,6 +18,9 @@ constexpr db::Statement kLoadPrincipal{
     "SELECT u.id, u.username, u.role, " CHAT_USER_INACTIVE_SQL " AS inactive, s.revoked_at IS NOT NULL AS revoked, "
     "(extract(epoch FROM s.created_at) * 1000)::bigint AS session_created_ms "
     "FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2"};
+
+// The user and session of verified claims, by the rules of check_token.
+TokenCheck load_principal(Context& ctx, const jwt::Claims& claims);
 
 }  // namespace
 
@@ -35,7 +39,21 @@ CurrentUser require_user(Context& ctx, const http::Request& req) {
   while (!token.empty() && token.front() == ' ') token.erase(token.begin());
   if (token.empty()) unauthorized("Not authenticated");
 
-  TokenCheck check = check_token(ctx, token);
+  TokenCheck check;
+  auto claims = jwt::decode(ctx.config.jwt_secret, token, unix_now(), &check.jwt_error);
+  if (claims && crypto::is_uuid(claims->sub) && crypto::is_uuid(claims->sid)) {
+    PrincipalCache* cache = principal_cache(ctx.config);
+    PrincipalCache::Lookup seen;
+    if (cache) {
+      seen = cache->find(claims->sid, claims->sub);
+      if (seen.user) {
+        ++ctx.principal_cache_hits;
+        return std::move(*seen.user);
+      }
+    }
+    check = load_principal(ctx, *claims);
+    if (cache && check.outcome == TokenCheck::Outcome::kOk) cache->remember(seen, check.user);
+  }
   switch (check.outcome) {
     case TokenCheck::Outcome::kOk:
       return std::move(check.user);
@@ -56,8 +74,14 @@ TokenCheck check_token(Context& ctx, const std::string& token) {
   TokenCheck out;
   auto claims = jwt::decode(ctx.config.jwt_secret, token, unix_now(), &out.jwt_error);
   if (!claims || !crypto::is_uuid(claims->sub) || !crypto::is_uuid(claims->sid)) return out;
+  return load_principal(ctx, *claims);
+}
 
-  auto r = ctx.db.exec(kLoadPrincipal, {claims->sub, claims->sid});
+namespace {
+
+TokenCheck load_principal(Context& ctx, const jwt::Claims& claims) {
+  TokenCheck out;
+  auto r = ctx.db.exec(kLoadPrincipal, {claims.sub, claims.sid});
   if (r.empty()) return out;
   // Inactive first: a ban revokes every session, and while it lasts each of its tokens says why
   // (docs/api.md#authentication).
@@ -70,10 +94,12 @@ TokenCheck check_token(Context& ctx, const std::string& token) {
     return out;
   }
   out.outcome = TokenCheck::Outcome::kOk;
-  out.user = CurrentUser{r.str(0, "id"), r.str(0, "username"), r.str(0, "role"), claims->sid};
+  out.user = CurrentUser{r.str(0, "id"), r.str(0, "username"), r.str(0, "role"), claims.sid};
   out.session_created_ms = r.int64(0, "session_created_ms");
   return out;
 }
+
+}  // namespace
 
 void publish_session_revoked(Context& ctx, const std::vector<std::string>& session_ids, const std::string& user_id,
                              const char* reason) {
@@ -83,6 +109,14 @@ void publish_session_revoked(Context& ctx, const std::vector<std::string>& sessi
     } catch (const std::exception& e) {
       log::warn("revocation_publish_failed", {{"session_id", sid}, {"error", e.what()}});
     }
+  }
+}
+
+void publish_user_changed(Context& ctx, const std::string& user_id) {
+  try {
+    ctx.redis.command({"PUBLISH", stream::kUserChanged, user_id});
+  } catch (const std::exception& e) {
+    log::warn("user_change_publish_failed", {{"user_id", user_id}, {"error", e.what()}});
   }
 }
 

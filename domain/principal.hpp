@@ -54,8 +54,11 @@ TokenCheck check_token(Context& ctx, const std::string& token);
   "(NOT u.is_active OR (u.status <> 'active' AND (u.status_until IS NULL OR u.status_until > now())))"
 
 // Tells the realtime daemons that these sessions are revoked (their sockets get force_disconnect).
-// Best effort: the database is the truth, and every request checks it.
+// Best effort: the database is the truth, and every request checks it (or trusts a principal cache entry at
+// most PRINCIPAL_CACHE_MS old, which the message would have dropped).
 void publish_session_revoked(Context& ctx, const std::vector<std::string>& session_ids, const std::string& user_id,
                              const char* reason);
+// Tells the handlers' principal caches that the user's role or username changed (after the COMMIT).
+void publish_user_changed(Context& ctx, const std::string& user_id);
 
 }  // namespace chat::domain

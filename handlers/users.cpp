@@ -114,6 +114,7 @@ Response update_user(Context& ctx, Request& req) {
   } catch (const db::DbError&) {
     rethrow_user_conflict(std::current_exception(), kTeamChatDuplicates);
   }
+  if (username) publish_user_changed(ctx, id);
   return Response::json(200, load_user_json(ctx, id, true));
 }
 

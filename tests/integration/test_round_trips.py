@@ -4,7 +4,9 @@ Each hot route has a fixed number of PostgreSQL and Redis round trips; a later c
 query, a statement no longer pipelined) fails here instead of showing only as lost throughput. A pipelined
 flight (BEGIN, statement, COMMIT) is one round trip, and preparing a statement travels with its first run.
 The counters are added to Redis once a second by each handler process, so every count is read back after all
-N requests have shown up.
+N requests have shown up. A request whose principal came from its process's cache (domain/principal_cache.hpp)
+skips the principal's round trip and says so (chat_http_route_principal_cached_total): the PostgreSQL figures
+below count it back in, so they stay exact whichever process answered.
 """
 import re
 import time
@@ -18,18 +20,19 @@ from chat_helpers import (  # noqa: F401 (fixtures: api_fixture is `api`, users_
 from conftest import wait_until
 
 N = 6
-LINE = re.compile(r'^chat_http_route_(requests|db_round_trips|redis_round_trips)_total\{program="([^"]+)",'
+LINE = re.compile(r'^chat_http_route_(requests|db_round_trips|redis_round_trips|principal_cached)_total\{program="([^"]+)",'
                   r'method="([A-Z]+)",route="([^"]+)"\} (\d+)$', re.M)
 
 
-def counters(api, method: str, route: str) -> tuple[int, int, int]:
-    """(requests, PostgreSQL round trips, Redis round trips) of a route, summed over the programs."""
+def counters(api, method: str, route: str) -> tuple[int, int, int, int]:
+    """(requests, PostgreSQL round trips, Redis round trips, principals from the cache) of a route, summed over
+    the programs."""
     text = api.get("/metrics").text
-    got = {"requests": 0, "db_round_trips": 0, "redis_round_trips": 0}
+    got = {"requests": 0, "db_round_trips": 0, "redis_round_trips": 0, "principal_cached": 0}
     for kind, _program, m, r, value in LINE.findall(text):
         if m == method and r == route:
             got[kind] += int(value)
-    return got["requests"], got["db_round_trips"], got["redis_round_trips"]
+    return got["requests"], got["db_round_trips"], got["redis_round_trips"], got["principal_cached"]
 
 
 def settled(api, method: str, route: str) -> tuple[int, int, int]:
@@ -44,16 +47,20 @@ def settled(api, method: str, route: str) -> tuple[int, int, int]:
     raise AssertionError(f"the counters of {method} {route} keep moving: {last}")
 
 
-def per_request(api, method: str, route: str, request) -> tuple[float, float]:
-    """Runs `request` N times and returns the PostgreSQL and Redis round trips of one."""
+def per_request(api, method: str, route: str, request, n: int = N, cached: list | None = None) -> tuple[float, float]:
+    """Runs `request` n times and returns the PostgreSQL round trips of one (a principal from the cache counted as
+    the round trip it saved) and its Redis round trips; `cached` gets how many principals came from the cache."""
     before = settled(api, method, route)
-    for _ in range(N):
+    for _ in range(n):
         request()
-    wait_until(lambda: counters(api, method, route)[0] - before[0] >= N, 10,
-               f"the {N} requests of {method} {route} in /metrics")
+    wait_until(lambda: counters(api, method, route)[0] - before[0] >= n, 10,
+               f"the {n} requests of {method} {route} in /metrics")
     after = counters(api, method, route)
-    assert after[0] - before[0] == N, f"another request of {method} {route} ran meanwhile: {before} -> {after}"
-    return (after[1] - before[1]) / N, (after[2] - before[2]) / N
+    assert after[0] - before[0] == n, f"another request of {method} {route} ran meanwhile: {before} -> {after}"
+    saved = after[3] - before[3]
+    if cached is not None:
+        cached.append(saved)
+    return (after[1] - before[1] + saved) / n, (after[2] - before[2]) / n
 
 
 def assert_send_trips(trips):
@@ -84,6 +91,20 @@ def test_auth_me_is_two_postgres_round_trips(api, users):
         assert r.status_code == 200, r.text
 
     assert per_request(api, "GET", "/api/v1/auth/me", me) == (2, 0)
+
+
+def test_a_principal_seen_a_moment_ago_costs_no_round_trip(api, users):
+    """Requests in a row with one token: after the first in each handler process, the principal comes from the
+    process's cache (the test stack runs a few processes of two threads per group, far fewer than 20)."""
+    (u,) = users(1)
+
+    def me():
+        r = api.get("/api/v1/auth/me", headers=H(u))
+        assert r.status_code == 200, r.text
+
+    cached = []
+    assert per_request(api, "GET", "/api/v1/auth/me", me, n=20, cached=cached) == (2, 0)
+    assert cached[0] >= 10, f"only {cached[0]} of 20 principals came from the cache"
 
 
 def test_a_plain_send_is_five_postgres_and_two_redis_round_trips(api, channel):

@@ -38,6 +38,7 @@ TEST(RequestMetrics, ThePageSumsTheProcessesOfAProgram) {
   other.record(404, 100);
   a.record_round_trips("POST", "/api/v1/auth/login", 2, 1);
   b.record_round_trips("POST", "/api/v1/auth/login", 2, 0);
+  a.record_round_trips("GET", "/api/v1/auth/me", 1, 0, 1);
 
   const std::string text = request_metrics_page(hash_of({&a, &b, &other})).text();
   EXPECT_TRUE(has(text, "chat_http_requests_total{program=\"chat-auth\",status=\"200\"} 3")) << text;
@@ -60,13 +61,21 @@ TEST(RequestMetrics, ThePageSumsTheProcessesOfAProgram) {
       text,
       "chat_http_route_redis_round_trips_total{program=\"chat-auth\",method=\"POST\",route=\"/api/v1/auth/login\"} 1"))
       << text;
+  EXPECT_TRUE(has(
+      text, "chat_http_route_principal_cached_total{program=\"chat-auth\",method=\"GET\",route=\"/api/v1/auth/me\"} 1"))
+      << text;
+  EXPECT_TRUE(has(
+      text,
+      "chat_http_route_principal_cached_total{program=\"chat-auth\",method=\"POST\",route=\"/api/v1/auth/login\"} 0"))
+      << text;
 }
 
 TEST(RequestMetrics, AnEmptyHashStillNamesEveryFamily) {
   const std::string text = request_metrics_page({}).text();
   for (const char* family : {"chat_http_requests_total counter", "chat_http_request_duration_seconds histogram",
                              "chat_http_route_requests_total counter", "chat_http_route_db_round_trips_total counter",
-                             "chat_http_route_redis_round_trips_total counter"}) {
+                             "chat_http_route_redis_round_trips_total counter",
+                             "chat_http_route_principal_cached_total counter"}) {
     EXPECT_TRUE(has(text, std::string("# TYPE ") + family)) << text;
   }
 }
