@@ -65,7 +65,7 @@ void Connection::connect() {
   in_tx_ = false;
   // expand_dbname=1 expands the URL; the keywords after it override what it says.
   const char* keys[] = {"dbname", "application_name", "options", "connect_timeout", nullptr};
-  const char* vals[] = {url_.c_str(), app_name_.c_str(), "-c TimeZone=UTC", "5", nullptr};
+  const char* vals[] = {url_.c_str(), app_name_.c_str(), kSessionOptions, "5", nullptr};
   conn_.reset(PQconnectdbParams(keys, vals, 1));
   if (PQstatus(conn_.get()) != CONNECTION_OK) {
     std::string msg = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";

@@ -15,6 +15,16 @@ struct pg_result;
 
 namespace chat::db {
 
+// The settings of every session (libpq's `options`; tests/integration/test_query_plans.py reads this line):
+// - TimeZone=UTC: timestamps are rendered as +00 (core/timefmt.cpp relies on it);
+// - plan_cache_mode=force_generic_plan: a prepared statement is planned once per connection, not on every
+//   run. Left to itself PostgreSQL plans the first five runs for their values and then keeps re-planning the
+//   page and send statements (the generic plan's estimate, with LIMIT $n and the conversation unknown, looks
+//   worse than the custom ones), and planning the big JSON-building statements costs about as much as running
+//   them. Their plans do not depend on the values: each reads one conversation or user through its index
+//   (tests/integration/test_query_plans.py checks the generic plans, and that planning stays below running).
+inline constexpr const char* kSessionOptions = "-c TimeZone=UTC -c plan_cache_mode=force_generic_plan";
+
 // A named SQL constant, prepared once per connection on first use; run only with $n parameters.
 struct Statement {
   const char* name;

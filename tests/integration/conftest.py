@@ -410,8 +410,9 @@ def login(api):
 # database and redis
 
 
-def psql(database_url: str, sql: str, *params) -> list[list[str]]:
-    """Run sql through psql; params are bound to psql variables p1, p2, ... (write :'p1' in sql).
+def psql(database_url: str, sql: str, *params, options: str | None = None) -> list[list[str]]:
+    """Run sql through psql; params are bound to psql variables p1, p2, ... (write :'p1' in sql); `options` are
+    the session's settings (PGOPTIONS, as libpq's `options`).
 
     Returns the rows (lists of column strings). Values passed are test-generated, never user input.
     """
@@ -419,7 +420,8 @@ def psql(database_url: str, sql: str, *params) -> list[list[str]]:
     for i, p in enumerate(params, 1):
         cmd += ["-v", f"p{i}={p}"]
     cmd.append(database_url)
-    r = subprocess.run(cmd, input=sql + "\n", capture_output=True, text=True, timeout=60)
+    env = {**os.environ, "PGOPTIONS": options} if options else None
+    r = subprocess.run(cmd, input=sql + "\n", capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 0, f"psql failed ({r.returncode}): {r.stderr}\nSQL: {sql}"
     return [line.split("\x1f") for line in r.stdout.splitlines() if line != ""]
 

@@ -4,7 +4,9 @@ and never scans `messages` sequentially.
 
 The SQL is the handlers' `constexpr db::Statement k...` constants, taken from the sources through the C
 preprocessor with the build's own compile command (so macros such as the Message JSON are expanded exactly as
-the compiler sees them)."""
+the compiler sees them), and every session here has the programs' own settings (core/db.hpp's kSessionOptions:
+generic plans, so the plans checked are the ones that run). The hot statements are also planned once per
+connection: on a warmed connection, planning an EXECUTE takes less time than running it."""
 import json
 import os
 import re
@@ -62,6 +64,13 @@ def statements(build: Path, source: Path) -> dict:
     return found
 
 
+def session_options() -> str:
+    """The settings every program's PostgreSQL session has (core/db.hpp's kSessionOptions)."""
+    m = re.search(r'kSessionOptions = "([^"]*)"', (REPO / "core" / "db.hpp").read_text())
+    assert m, "kSessionOptions not found in core/db.hpp"
+    return m.group(1)
+
+
 def plan_nodes(plan: dict):
     yield plan
     for child in plan.get("Plans", []):
@@ -94,7 +103,9 @@ def plans_db(stack):
         r = subprocess.run([str(build_dir(stack) / "chat-migrate"), str(REPO / "sql")], env=env, cwd=stack.run_dir,
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, f"chat-migrate failed on {name}: {r.stdout}{r.stderr}"
-        yield lambda sql, *params: psql(url, sql, *params)
+        options = session_options()
+        assert "plan_cache_mode=force_generic_plan" in options, options
+        yield lambda sql, *params: psql(url, sql, *params, options=options)
     finally:
         psql(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
@@ -141,11 +152,16 @@ ANALYZE;
 
 @pytest.fixture(scope="module")
 def sql_of(stack):
-    h, build = REPO / "handlers", build_dir(stack)
+    h, d, build = REPO / "handlers", REPO / "domain", build_dir(stack)
     return {
         "messages": statements(build, h / "messages.cpp"),
         "conversations": statements(build, h / "conversations.cpp"),
         "channels": statements(build, h / "channels.cpp"),
+        "principal": statements(build, d / "principal.cpp"),
+        "access": statements(build, d / "access.cpp"),
+        "accounts": statements(build, d / "accounts.cpp"),
+        "messaging": statements(build, d / "messaging.cpp"),
+        "outbox": statements(build, d / "outbox.cpp"),
     }
 
 
@@ -228,3 +244,49 @@ def test_unread_count_uses_the_live_seq_index(plans_db, dataset, sql_of):
     name = "q_" + uuid.uuid4().hex[:8]
     rows = plans_db(f"PREPARE {name} AS {sql};\nEXECUTE {name}(:'p1', :'p2');", dataset["g"], dataset["u"])
     assert json.loads(rows[-1][0])["unread_count"] == int(expected[0][0])
+
+
+# The statements of the hot routes (docs/api.md: every request's principal and conversation, the history pages,
+# the send and its relay, the lists, /users/me), with arguments over the dataset. `writes`: run inside a
+# transaction that is rolled back.
+HOT = [
+    ("principal", "principal", "kLoadPrincipal", ":'p1', :'p2'", ("u", "session"), False),
+    ("conversation access", "access", "kFindConversation", ":'p1', :'p2'", ("g", "u"), False),
+    ("own user", "accounts", "kLoadOwnUser", ":'p1'", ("u",), False),
+    ("conversation json", "conversations", "kJson", ":'p1', :'p2'", ("g", "u"), False),
+    ("send", "messaging", "kSend",
+     ":'p1', :'p2', 'planned once', 'text', NULL, NULL, NULL, 'h', '{}'", ("g", "u"), True),
+    ("send with a mention", "messaging", "kSend",
+     ":'p1', :'p2', 'hi @plan_v', 'text', NULL, NULL, 'k-plan', 'h', '{plan_v}'", ("g", "u"), True),
+    ("relay take", "outbox", "kTakeOfConversation", ":'p1', '{}', 100", ("g",), True),
+] + [(c[0], c[1], c[2], c[3], c[4], False) for c in CASES]
+
+
+def planning_and_execution(db, sql: str, args: str, params: tuple, writes: bool) -> tuple[float, float]:
+    """(planning ms, execution ms) of EXPLAIN ANALYZE EXECUTE on a connection that ran the statement 6 times (past
+    the 5 runs PostgreSQL plans for their values before it considers a generic plan)."""
+    name = "q_" + uuid.uuid4().hex[:8]
+    warm = "\n".join(f"EXECUTE {name}({args});" for _ in range(6))
+    script = (f"PREPARE {name} AS {sql};\n\\o /dev/null\n{warm}\n\\o\n"
+              f"EXPLAIN (ANALYZE, SUMMARY, FORMAT JSON) EXECUTE {name}({args});")
+    if writes:
+        script = f"BEGIN;\n{script}\nROLLBACK;"
+    rows = db(script, *params)
+    doc = json.loads("\n".join(r[0] for r in rows))[0]
+    return doc["Planning Time"], doc["Execution Time"]
+
+
+@pytest.fixture(scope="module")
+def session_of_u(plans_db, dataset):
+    return plans_db("INSERT INTO sessions (user_id) VALUES (:'p1') RETURNING id", dataset["u"])[0][0]
+
+
+@pytest.mark.parametrize("case", HOT, ids=[c[0] for c in HOT])
+def test_a_hot_statement_is_planned_once_per_connection(plans_db, dataset, session_of_u, sql_of, case):
+    _, source, const, args, keys, writes = case
+    assert const in sql_of[source], f"{const} not found in {source}.cpp (found {sorted(sql_of[source])})"
+    values = {**dataset, "session": session_of_u}
+    planning, execution = planning_and_execution(plans_db, sql_of[source][const], args,
+                                                 tuple(values[k] for k in keys), writes)
+    print(f"\n{const}: planning {planning:.3f} ms, execution {execution:.3f} ms")
+    assert planning <= execution, f"{const}: planning {planning:.3f} ms > execution {execution:.3f} ms"
