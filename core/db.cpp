@@ -121,6 +121,29 @@ Result Connection::exec_committed(const Statement& st, const std::vector<Param>&
   }
 }
 
+Connection::CommittedThen Connection::exec_committed_then(const Statement& st, const std::vector<Param>& params,
+                                                          const std::vector<Call>& then) {
+  if (in_tx_ || tx_pending_) throw std::logic_error("exec_committed_then inside a transaction");
+  std::vector<Call> calls{Call{nullptr, {}, "BEGIN"}, Call{&st, params}, Call{nullptr, {}, "COMMIT"},
+                          Call{nullptr, {}, "BEGIN"}};
+  calls.insert(calls.end(), then.begin(), then.end());
+  std::optional<DbError> error;
+  std::vector<Result> results = flight(calls, &error);
+  constexpr size_t kCommitted = 3;  // BEGIN, the statement and COMMIT answered
+  if (results.size() < kCommitted) {
+    if (in_tx_) abandon_transaction();
+    throw error ? *error : DbError("the commit did not answer", "08006", true);
+  }
+  CommittedThen out{std::move(results[1]), {}, std::nullopt};
+  if (error) {
+    if (in_tx_) abandon_transaction();
+    out.then_error = std::move(error);
+    return out;
+  }
+  for (size_t i = kCommitted + 1; i < results.size(); ++i) out.then.push_back(std::move(results[i]));
+  return out;
+}
+
 std::vector<Result> Connection::flight_retried(const std::vector<Call>& calls, bool retry) {
   try {
     return flight(calls);
@@ -172,7 +195,7 @@ bool ok(const PGresult* r) {
 
 }  // namespace
 
-std::vector<Result> Connection::flight(const std::vector<Call>& calls) {
+std::vector<Result> Connection::flight(const std::vector<Call>& calls, std::optional<DbError>* error_out) {
   ensure_connected();
   pg_conn* c = conn_.get();
   ++round_trips_;
@@ -240,7 +263,8 @@ std::vector<Result> Connection::flight(const std::vector<Call>& calls) {
     if (sync.raw() && PQresultStatus(sync.raw()) == PGRES_PIPELINE_SYNC && PQexitPipelineMode(c) == 1) {
       if (error) {
         if (error->connection_lost()) conn_.reset();
-        throw *error;
+        if (!error_out) throw *error;
+        *error_out = std::move(error);
       }
       return results;
     }
@@ -248,8 +272,10 @@ std::vector<Result> Connection::flight(const std::vector<Call>& calls) {
   // The pipeline did not end at its sync: the session cannot be trusted with another statement.
   conn_.reset();
   in_tx_ = false;
-  if (error) throw DbError(error->what(), error->sqlstate(), true);
-  throw DbError("the pipeline did not end", "08006", true);
+  DbError lost = error ? DbError(error->what(), error->sqlstate(), true) : DbError("the pipeline did not end", "08006", true);
+  if (!error_out) throw lost;
+  *error_out = std::move(lost);
+  return results;
 }
 
 void Connection::fail(const pg_result* r, const char* call, const char* statement) {
@@ -293,6 +319,10 @@ bool Connection::ping() {
 Transaction::Transaction(Connection& c) : c_(c) {
   if (c_.in_tx_ || c_.tx_pending_) throw std::logic_error("nested transaction");
   c_.tx_pending_ = true;
+}
+
+Transaction::Transaction(Connection& c, Opened) : c_(c) {
+  if (!c_.in_tx_ || c_.tx_pending_) throw std::logic_error("no open transaction to adopt");
 }
 
 Transaction::~Transaction() {

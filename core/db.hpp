@@ -114,6 +114,18 @@ class Connection {
   // An error throws DbError and commits nothing. Never retried: when the connection is lost after the
   // COMMIT was sent, whether it committed is unknown, and the caller must say so (503).
   Result exec_committed(const Statement& st, const std::vector<Param>& params);
+  // exec_committed, and in the same round trip the BEGIN and `then` of a second transaction that stays open
+  // for the caller to go on with (Transaction(c, db::kOpened)): a commit and the first flight of the work
+  // that must follow it (the outbox relay after a send). When the first transaction did not commit this
+  // throws as exec_committed does; when only `then` failed, the second transaction is already rolled back
+  // and `then_error` says why.
+  struct CommittedThen {
+    Result first;
+    std::vector<Result> then;
+    std::optional<DbError> then_error;
+  };
+  CommittedThen exec_committed_then(const Statement& st, const std::vector<Param>& params,
+                                    const std::vector<Call>& then);
 
   // Round trips to the server so far (a flight of pipelined statements is one), for /metrics.
   uint64_t round_trips() const { return round_trips_; }
@@ -126,8 +138,9 @@ class Connection {
   void ensure_connected();
   void connect();
   // Sends the calls in one round trip (libpq pipeline mode, statements prepared on first use in the same
-  // flight) and returns their results; the first failure throws, and the calls after it did not run.
-  std::vector<Result> flight(const std::vector<Call>& calls);
+  // flight) and returns their results; the first failure throws, and the calls after it did not run. With
+  // `error`, the failure is put there instead and the results of the calls before it are returned.
+  std::vector<Result> flight(const std::vector<Call>& calls, std::optional<DbError>* error = nullptr);
   // The calls as the connection's state wants them: with the pending BEGIN of a Transaction in front, and
   // retried on a new connection when nothing of them can have committed.
   std::vector<Result> run_calls(const std::vector<Call>& calls);
@@ -150,9 +163,12 @@ class Connection {
 
 // A transaction: its BEGIN travels with the first statement (one round trip, not two); ROLLBACK in the
 // destructor unless commit() ran.
+struct Opened {};
+inline constexpr Opened kOpened{};  // the transaction exec_committed_then left open
 class Transaction {
  public:
   explicit Transaction(Connection& c);
+  Transaction(Connection& c, Opened);
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;

@@ -1,7 +1,7 @@
-// Message writes. A send is one statement in one round trip (BEGIN, the statement and COMMIT pipelined):
-// it claims the idempotency key, takes the next seq under the conversation's row lock, inserts the
-// message and its mentions, writes the event (and the mention job) to the outbox and returns the
-// Message; after commit the outbox is relayed to Redis.
+// Message writes. A send is one statement in one round trip (BEGIN, the statement and COMMIT pipelined,
+// and the outbox relay's first flight behind them): it claims the idempotency key, takes the next seq under
+// the conversation's row lock, inserts the message and its mentions, writes the event (and the mention job)
+// to the outbox and returns the Message; the relay then appends the outbox rows to Redis and commits.
 #include "domain/messaging.hpp"
 
 #include <algorithm>
@@ -46,7 +46,9 @@ constexpr db::Statement kDropOtherMentions{
 // or the reply count it already wrote must not commit: chat_abort() fails the statement (CH001).
 // The inserted rows are not visible to the statement's own reads, so the Message's mentions come from
 // `men` and its reactions are none; the event and the job are built here, compact, as Outbox::event
-// would build them. $1 conversation, $2 sender, $3 content, $4 type, $5 media_url, $6 parent_id,
+// would build them, and reach Redis through the relay that follows in the same flight. The SELECT reads
+// `ev` before `job` so that they run, and take their outbox ids, in that order (a data-modifying CTE that
+// nothing reads runs at the end, in no promised order). $1 conversation, $2 sender, $3 content, $4 type, $5 media_url, $6 parent_id,
 // $7 idempotency key, $8 request hash, $9 mentioned names.
 constexpr db::Statement kSend{
     "msg_send",
@@ -85,17 +87,16 @@ constexpr db::Statement kSend{
     "  SELECT 'events', $1::uuid, 'new_message', 'conversation', '',"
     "    '{\"type\":\"new_message\",\"data\":' || msg.j || ',\"channel_id\":\"' || $1::uuid::text ||"
     "    '\",\"conversation_id\":\"' || $1::uuid::text || '\",\"timestamp\":\"' || rfc3339(now()) || '\"}'"
-    "  FROM msg RETURNING id, payload),"
+    "  FROM msg RETURNING id),"
     " job AS ("
     "  INSERT INTO outbox (stream, conversation_id, event_type, audience, user_ids, payload)"
     "  SELECT 'jobs', $1::uuid, 'mention_notification', 'users', '',"
     "    '{\"message_id\":\"' || m.id::text || '\",\"conversation_id\":\"' || $1::uuid::text ||"
     "    '\",\"sender_id\":\"' || $2::uuid::text || '\",\"user_ids\":[' ||"
     "    (SELECT string_agg('\"' || men.user_id::text || '\"', ',' ORDER BY men.user_id) FROM men) || ']}'"
-    "  FROM m WHERE EXISTS (SELECT 1 FROM men) RETURNING id, payload)"
+    "  FROM m WHERE EXISTS (SELECT 1 FROM men) RETURNING id)"
     " SELECT (SELECT ok FROM parent) AS parent_ok, $7::text IS NULL OR EXISTS (SELECT 1 FROM claim) AS claimed,"
-    "  (SELECT j FROM msg) AS j, (SELECT id FROM ev) AS event_id, (SELECT payload FROM ev) AS event_payload,"
-    "  (SELECT id FROM job) AS job_id, (SELECT payload FROM job) AS job_payload,"
+    "  (SELECT j FROM msg) AS j, (SELECT id FROM ev) AS event_id, (SELECT id FROM job) AS job_id,"
     "  CASE WHEN NOT EXISTS (SELECT 1 FROM m) AND (EXISTS (SELECT 1 FROM claim) OR EXISTS (SELECT 1 FROM bump))"
     "   THEN chat_abort('conversation archived during the send') END AS aborted"};
 // SQLSTATE of chat_abort() (sql/007).
@@ -231,14 +232,20 @@ http::Response send_message(Context& ctx, const CurrentUser& me, SendInput in, c
     throw;
   }
   std::vector<std::string> names = parse_mentions(in.content);
-  db::Result r{nullptr};
-  try {
-    r = ctx.db.exec_committed(kSend, {conv.id, me.id, in.content, in.message_type, in.media_url, in.parent_id,
-                                      in.idempotency_key, request_hash(in), db::text_array(names)});
-  } catch (const db::DbError& e) {
-    if (e.sqlstate() == kAborted) http::forbidden(w.archived);
-    throw;
-  }
+  auto sent = [&] {
+    try {
+      return ctx.db.exec_committed_then(kSend,
+                                        {conv.id, me.id, in.content, in.message_type, in.media_url, in.parent_id,
+                                         in.idempotency_key, request_hash(in), db::text_array(names)},
+                                        relay_flight(conv.id));
+    } catch (const db::DbError& e) {
+      if (e.sqlstate() == kAborted) http::forbidden(w.archived);
+      throw;
+    }
+  }();
+  // Whatever the statement said, its transaction has ended and the relay's is open: finish the relay first.
+  relay_after_commit(ctx, conv.id, sent);
+  const db::Result& r = sent.first;
   if (!r.boolean(0, "parent_ok")) http::not_found("Parent message not found");
   if (!r.boolean(0, "claimed")) {
     // The key is live: a retry (200 with the first message) or another request under it (409).
@@ -246,16 +253,7 @@ http::Response send_message(Context& ctx, const CurrentUser& me, SendInput in, c
     http::fail(409, "Idempotency key reused with a different request");
   }
   if (r.is_null(0, "j")) http::forbidden(w.archived);  // archived while the send waited for its lock
-  Outbox out;
-  out.written({stream::kEvents, stream::Entry{"new_message", conv.id, Audience::kConversation, {},
-                                              r.str(0, "event_payload"), r.str(0, "event_id")}});
-  if (!r.is_null(0, "job_id")) {
-    out.written({stream::kJobs, stream::Entry{"mention_notification", conv.id, Audience::kUsers, {},
-                                              r.str(0, "job_payload"), r.str(0, "job_id")}});
-  }
-  std::string message = r.str(0, "j");
-  out.relay(ctx);
-  return http::Response::json(201, std::move(message));
+  return http::Response::json(201, r.str(0, "j"));
 }
 
 std::optional<MessageRef> find_message(Context& ctx, const std::string& id) {

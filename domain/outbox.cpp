@@ -2,8 +2,8 @@
 // lock, so the entries of one conversation reach the stream in commit order even when several processes
 // relay at once, while relays of different conversations never wait for each other. A relay is two
 // PostgreSQL round trips and one Redis round trip: BEGIN, the lock and the DELETE … RETURNING of the rows
-// in one flight; their XADDs in one pipeline; COMMIT. Until that COMMIT the rows are only locked, so a
-// relay that fails anywhere leaves them for the next relay.
+// in one flight (after a send, the same flight as the send's COMMIT); their XADDs in one pipeline; COMMIT.
+// Until that COMMIT the rows are only locked, so a relay that fails anywhere leaves them for the next relay.
 #include "domain/outbox.hpp"
 
 #include <algorithm>
@@ -29,14 +29,13 @@ constexpr db::Statement kLockConversation{
     "outbox_lock_conversation",
     "SELECT pg_advisory_xact_lock(727301, hashtext($1)), set_config('synchronous_commit', 'off', true), "
     "set_config('enable_seqscan', 'off', true)"};
-// The rows, deleted at once and kept only by this transaction's lock until the XADDs are done. A row the
-// caller wrote itself ($2) comes back without its payload: the caller has it. `id = ANY(ARRAY(...))` makes
-// the page an InitPlan and the DELETE an index lookup of its ids (`IN (SELECT ...)` can become a hash join
-// that scans the whole table). $3 is the page size, kRelayPage.
+// The rows, deleted at once and kept only by this transaction's lock until the XADDs are done.
+// `id = ANY(ARRAY(...))` makes the page an InitPlan and the DELETE an index lookup of its ids (`IN (SELECT ...)`
+// can become a hash join that scans the whole table). $2 is the page size, kRelayPage.
 #define CHAT_OUTBOX_TAKE(where)                                                                            \
-  "DELETE FROM outbox WHERE id = ANY(ARRAY(SELECT id FROM outbox WHERE " where " ORDER BY id LIMIT $3)) "   \
+  "DELETE FROM outbox WHERE id = ANY(ARRAY(SELECT id FROM outbox WHERE " where " ORDER BY id LIMIT $2)) "   \
   "RETURNING id, stream, coalesce(conversation_id::text, '') AS conversation_id, event_type, audience, "   \
-  "user_ids, CASE WHEN id = ANY($2::bigint[]) THEN NULL ELSE payload END AS payload"
+  "user_ids, payload"
 constexpr db::Statement kTakeOfConversation{"outbox_take", CHAT_OUTBOX_TAKE("conversation_id = $1::uuid")};
 constexpr db::Statement kTakeOfNone{"outbox_take_none", CHAT_OUTBOX_TAKE("conversation_id IS NULL AND $1 = ''")};
 #undef CHAT_OUTBOX_TAKE
@@ -48,13 +47,40 @@ std::optional<std::string> opt_uuid(const std::string& s) {
   return s.empty() ? std::nullopt : std::optional<std::string>(s);
 }
 
-// The ids of the rows the caller wrote, as a PostgreSQL array.
-std::string known_ids(const std::map<std::string, WrittenRow>* known) {
-  std::vector<std::string> ids;
-  if (known) {
-    for (const auto& [id, row] : *known) ids.push_back(id);
+// Appends the rows a relay took to their streams and commits `tx`: how many, or -1 (then `tx` rolls back).
+int append_taken(Context& ctx, db::Transaction& tx, const std::string& conversation_id, const db::Result& rows) {
+  try {
+    if (rows.empty()) {
+      tx.commit();
+      return 0;
+    }
+    // DELETE … RETURNING does not promise an order: the stream must get the rows in id (commit) order.
+    std::vector<std::pair<int64_t, int>> order;
+    for (int i = 0; i < rows.rows(); ++i) order.emplace_back(rows.int64(i, "id"), i);
+    std::sort(order.begin(), order.end());
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(order.size());
+    for (const auto& [id, i] : order) {
+      stream::Entry e;
+      e.type = rows.str(i, "event_type");
+      e.conversation_id = rows.str(i, "conversation_id");
+      e.audience = stream::parse_audience(rows.text(i, "audience"));
+      e.user_ids = stream::split_ids(rows.text(i, "user_ids"));
+      e.payload = rows.str(i, "payload");
+      e.outbox_id = std::to_string(id);
+      commands.push_back(stream::xadd(rows.text(i, "stream") == "jobs" ? stream::kJobs : stream::kEvents, e));
+    }
+    for (const redis::Reply& r : ctx.redis.pipeline(commands)) {
+      if (r.is_error()) throw redis::RedisError("XADD refused: " + r.str());
+    }
+    tx.commit();
+    return static_cast<int>(commands.size());
+  } catch (const redis::RedisError& e) {
+    log::warn("outbox_relay_deferred", {{"conversation_id", conversation_id}, {"error", e.what()}});
+  } catch (const db::DbError& e) {
+    log::warn("outbox_relay_failed", {{"conversation_id", conversation_id}, {"error", e.what()}});
   }
-  return db::text_array(ids);
+  return -1;
 }
 
 }  // namespace
@@ -79,66 +105,34 @@ void Outbox::job(db::Transaction& tx, const std::string& type, const std::string
   conversations_.insert(conversation_id);
 }
 
-void Outbox::written(WrittenRow row) {
-  conversations_.insert(row.entry.conversation_id);
-  std::string id = row.entry.outbox_id;
-  known_.emplace(std::move(id), std::move(row));
-}
-
 void Outbox::relay(Context& ctx) {
-  for (const auto& c : conversations_) relay_conversation(ctx, c, known_.empty() ? nullptr : &known_);
+  for (const auto& c : conversations_) relay_conversation(ctx, c);
   conversations_.clear();
-  known_.clear();
 }
 
-int relay_conversation(Context& ctx, const std::string& conversation_id, const std::map<std::string, WrittenRow>* known) {
+std::vector<db::Call> relay_flight(const std::string& conversation_id) {
+  const db::Statement& take = conversation_id.empty() ? kTakeOfNone : kTakeOfConversation;
+  return {db::Call{&kLockConversation, {conversation_id}}, db::Call{&take, {conversation_id, kRelayPage}}};
+}
+
+int relay_conversation(Context& ctx, const std::string& conversation_id) {
   try {
     db::Transaction tx(ctx.db);
-    const db::Statement& take = conversation_id.empty() ? kTakeOfNone : kTakeOfConversation;
-    auto results = tx.exec_all({db::Call{&kLockConversation, {conversation_id}},
-                                db::Call{&take, {conversation_id, known_ids(known), kRelayPage}}});
-    const db::Result& rows = results[1];
-    if (rows.empty()) {
-      tx.commit();
-      return 0;
-    }
-    // DELETE … RETURNING does not promise an order: the stream must get the rows in id (commit) order.
-    std::vector<std::pair<int64_t, int>> order;
-    for (int i = 0; i < rows.rows(); ++i) order.emplace_back(rows.int64(i, "id"), i);
-    std::sort(order.begin(), order.end());
-    std::vector<std::vector<std::string>> commands;
-    commands.reserve(order.size());
-    for (const auto& [id, i] : order) {
-      const bool job = rows.text(i, "stream") == "jobs";
-      if (rows.is_null(i, "payload")) {
-        const WrittenRow* w = nullptr;
-        if (known) {
-          if (auto it = known->find(std::to_string(id)); it != known->end()) w = &it->second;
-        }
-        if (!w) throw db::DbError("outbox row without payload", "XX000", false);
-        commands.push_back(stream::xadd(w->stream, w->entry));
-        continue;
-      }
-      stream::Entry e;
-      e.type = rows.str(i, "event_type");
-      e.conversation_id = rows.str(i, "conversation_id");
-      e.audience = stream::parse_audience(rows.text(i, "audience"));
-      e.user_ids = stream::split_ids(rows.text(i, "user_ids"));
-      e.payload = rows.str(i, "payload");
-      e.outbox_id = std::to_string(id);
-      commands.push_back(stream::xadd(job ? stream::kJobs : stream::kEvents, e));
-    }
-    for (const redis::Reply& r : ctx.redis.pipeline(commands)) {
-      if (r.is_error()) throw redis::RedisError("XADD refused: " + r.str());
-    }
-    tx.commit();
-    return static_cast<int>(commands.size());
-  } catch (const redis::RedisError& e) {
-    log::warn("outbox_relay_deferred", {{"conversation_id", conversation_id}, {"error", e.what()}});
+    auto results = tx.exec_all(relay_flight(conversation_id));
+    return append_taken(ctx, tx, conversation_id, results[1]);
   } catch (const db::DbError& e) {
     log::warn("outbox_relay_failed", {{"conversation_id", conversation_id}, {"error", e.what()}});
   }
   return -1;
+}
+
+void relay_after_commit(Context& ctx, const std::string& conversation_id, db::Connection::CommittedThen& sent) {
+  if (sent.then_error) {
+    log::warn("outbox_relay_failed", {{"conversation_id", conversation_id}, {"error", sent.then_error->what()}});
+    return;
+  }
+  db::Transaction tx(ctx.db, db::kOpened);
+  append_taken(ctx, tx, conversation_id, sent.then[1]);
 }
 
 std::vector<std::string> pending_conversations(Context& ctx, int limit) {

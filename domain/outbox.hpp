@@ -24,14 +24,6 @@ struct Event {
   json::Value payload;                // the event as the client sees it, without event_id
 };
 
-// A row the caller wrote itself (in SQL of its own, e.g. the send's single statement), with the entry it
-// holds (`entry.outbox_id` is the row's id): the relay then appends it without reading its payload back
-// from PostgreSQL.
-struct WrittenRow {
-  const char* stream;  // stream::kEvents or stream::kJobs
-  stream::Entry entry;
-};
-
 // Collects the outbox rows of one transaction and relays their conversations after commit.
 class Outbox {
  public:
@@ -39,23 +31,25 @@ class Outbox {
   void event(db::Transaction& tx, Event e);
   // Appends a background job for the worker (stream chat:jobs).
   void job(db::Transaction& tx, const std::string& type, const std::string& conversation_id, json::Value payload);
-  // Rows written by the caller's own statement.
-  void written(WrittenRow row);
   // After commit: appends the pending rows of the touched conversations to Redis, in order. Never throws;
   // when Redis is down the rows stay for the worker's relay.
   void relay(Context& ctx);
 
  private:
-  std::set<std::string> conversations_;      // "" for rows of no conversation
-  std::map<std::string, WrittenRow> known_;  // outbox id -> its entry
+  std::set<std::string> conversations_;  // "" for rows of no conversation
 };
 
 // Relays the pending outbox rows of one conversation ("" for the rows of none), oldest first and at most
-// kRelayPage of them: returns how many were appended, -1 on failure (the rows stay). `known` gives the
-// entries of rows whose payload the caller has already. Never throws.
+// kRelayPage of them: returns how many were appended, -1 on failure (the rows stay). Never throws.
 inline constexpr int kRelayPage = 500;
-int relay_conversation(Context& ctx, const std::string& conversation_id,
-                       const std::map<std::string, WrittenRow>* known = nullptr);
+int relay_conversation(Context& ctx, const std::string& conversation_id);
+
+// The same relay in two parts, for a caller whose commit carries the relay's first flight
+// (db::Connection::exec_committed_then: the send). relay_flight: the calls that take the conversation's lock
+// and rows in an open transaction. relay_after_commit: appends what they took and commits, or logs why not
+// (the rows stay for the next relay). Never throws.
+std::vector<db::Call> relay_flight(const std::string& conversation_id);
+void relay_after_commit(Context& ctx, const std::string& conversation_id, db::Connection::CommittedThen& sent);
 
 // The conversations ("" for none) that have pending rows, the one with the oldest row first.
 std::vector<std::string> pending_conversations(Context& ctx, int limit);
