@@ -9,8 +9,7 @@ namespace {
 
 constexpr db::Statement kFindConversation{
     "access_find_conversation",
-    "SELECT c.id, c.kind, c.name, c.is_private, c.is_archived, c.creator_id, c.last_seq, "
-    "cm.role AS member_role, coalesce(cm.last_read_seq, 0) AS last_read_seq "
+    "SELECT " CHAT_CONVERSATION_ACCESS " "
     "FROM conversations c LEFT JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $2 "
     "WHERE c.id = $1"};
 
@@ -20,6 +19,11 @@ Conversation find_visible(Context& ctx, const CurrentUser& me, const std::string
   if (!crypto::is_uuid(id)) http::not_found(not_found_detail);
   auto r = ctx.db.exec(kFindConversation, {id, me.id});
   if (r.empty()) http::not_found(not_found_detail);
+  return visible_from(r, me, not_found_detail);
+}
+
+Conversation visible_from(const db::Result& r, const CurrentUser& me, const char* not_found_detail) {
+  if (r.is_null(0, "kind")) http::not_found(not_found_detail);
   Conversation c;
   c.id = r.str(0, "id");
   c.kind = r.str(0, "kind");

@@ -32,6 +32,14 @@ struct Conversation {
 // malformed, or `me` may not see it: a private channel, direct or group conversation `me` is not
 // in. Global moderators and admins see every channel (never others' direct or group conversations).
 Conversation find_visible(Context& ctx, const CurrentUser& me, const std::string& id, const char* not_found_detail);
+// The same rule over a row that another statement read (the send's): the columns of CHAT_CONVERSATION_ACCESS,
+// with `kind` NULL when there is no such conversation.
+Conversation visible_from(const db::Result& r, const CurrentUser& me, const char* not_found_detail);
+
+// The columns find_visible reads, over `conversations c LEFT JOIN conversation_members cm` (cm: `me`'s row).
+#define CHAT_CONVERSATION_ACCESS                                                                             \
+  "c.id, c.kind, c.name, c.is_private, c.is_archived, c.creator_id, c.last_seq, cm.role AS member_role, " \
+  "coalesce(cm.last_read_seq, 0) AS last_read_seq"
 
 // Reading messages: members; global moderators/admins for channels. Else 403 `Access denied to channel`.
 void require_read(const Conversation& c, const CurrentUser& me);

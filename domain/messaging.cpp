@@ -40,7 +40,9 @@ constexpr db::Statement kInsertMentions{
     "RETURNING user_id"};
 constexpr db::Statement kDropOtherMentions{
     "msg_drop_other_mentions", "DELETE FROM mentions WHERE message_id = $1 AND user_id <> ALL($2::uuid[])"};
-// The whole send. Everything it writes hangs off `go` (parent valid, key claimed or none) and `seq` (the
+// The whole send. It reads the conversation and the sender's membership first (`conv`, the row find_visible
+// reads, returned for the same checks); everything it writes hangs off `go` (a member of a conversation not
+// archived, parent valid, key claimed or none) and `seq` (the
 // conversation's row lock, taken after every read, held only until the COMMIT that travels with this
 // statement). When the conversation was archived while the statement waited for that lock, the key claim
 // or the reply count it already wrote must not commit: chat_abort() fails the statement (CH001).
@@ -52,18 +54,24 @@ constexpr db::Statement kDropOtherMentions{
 // $7 idempotency key, $8 request hash, $9 mentioned names.
 constexpr db::Statement kSend{
     "msg_send",
-    "WITH parent AS ("
-    "  SELECT $6::uuid IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = $6::uuid AND conversation_id = $1::uuid"
+    "WITH conv AS ("
+    "  SELECT " CHAT_CONVERSATION_ACCESS " FROM conversations c"
+    "  LEFT JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $2::uuid WHERE c.id = $1::uuid),"
+    " parent AS ("
+    "  SELECT EXISTS (SELECT 1 FROM conv WHERE member_role IS NOT NULL AND NOT is_archived) AS allowed,"
+    "   $6::uuid IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = $6::uuid AND conversation_id = $1::uuid"
     "    AND deleted_at IS NULL) AS ok),"
     " new_id AS (SELECT gen_random_uuid() AS id),"
     " claim AS ("
     "  INSERT INTO idempotency_keys (user_id, key, request_hash, message_id)"
-    "  SELECT $2::uuid, $7::text, $8::text, new_id.id FROM new_id, parent WHERE $7::text IS NOT NULL AND parent.ok"
+    "  SELECT $2::uuid, $7::text, $8::text, new_id.id FROM new_id, parent"
+    "  WHERE $7::text IS NOT NULL AND parent.allowed AND parent.ok"
     "  ON CONFLICT (user_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash,"
     "    message_id = EXCLUDED.message_id, created_at = now()"
     "    WHERE idempotency_keys.created_at <= now() - interval '24 hours'"
     "  RETURNING 1),"
-    " go AS (SELECT parent.ok AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM claim)) AS ok FROM parent),"
+    " go AS (SELECT parent.allowed AND parent.ok AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM claim)) AS ok"
+    "  FROM parent),"
     " bump AS ("
     "  UPDATE messages SET reply_count = reply_count + 1 WHERE id = $6::uuid AND (SELECT ok FROM go) RETURNING 1),"
     " seq AS ("
@@ -95,10 +103,12 @@ constexpr db::Statement kSend{
     "    '\",\"sender_id\":\"' || $2::uuid::text || '\",\"user_ids\":[' ||"
     "    (SELECT string_agg('\"' || men.user_id::text || '\"', ',' ORDER BY men.user_id) FROM men) || ']}'"
     "  FROM m WHERE EXISTS (SELECT 1 FROM men) RETURNING id)"
-    " SELECT (SELECT ok FROM parent) AS parent_ok, $7::text IS NULL OR EXISTS (SELECT 1 FROM claim) AS claimed,"
+    " SELECT conv.*, (SELECT ok FROM parent) AS parent_ok,"
+    "  $7::text IS NULL OR EXISTS (SELECT 1 FROM claim) AS claimed,"
     "  (SELECT j FROM msg) AS j, (SELECT id FROM ev) AS event_id, (SELECT id FROM job) AS job_id,"
     "  CASE WHEN NOT EXISTS (SELECT 1 FROM m) AND (EXISTS (SELECT 1 FROM claim) OR EXISTS (SELECT 1 FROM bump))"
-    "   THEN chat_abort('conversation archived during the send') END AS aborted"};
+    "   THEN chat_abort('conversation archived during the send') END AS aborted"
+    " FROM (SELECT 1) one LEFT JOIN conv ON true"};
 // SQLSTATE of chat_abort() (sql/007).
 constexpr const char* kAborted = "CH001";
 constexpr db::Statement kMessageJson{"msg_json",
@@ -218,34 +228,34 @@ void take_send_token(Context& ctx, const CurrentUser& me) {
 }
 
 http::Response send_message(Context& ctx, const CurrentUser& me, SendInput in, const SendWording& w) {
-  Conversation conv;
-  try {
-    conv = find_visible(ctx, me, in.conversation_id, w.not_found);
-    require_member(conv);
-    require_not_archived(conv, w.archived);
-  } catch (const http::HttpError&) {
-    // A retry of a send that succeeded answers like the first time even if the conversation has changed
-    // since (archived, or the sender removed): the key is looked at before the refusal.
-    if (in.idempotency_key) {
-      if (auto first = replay_idempotent(ctx, me, in)) return std::move(*first);
-    }
-    throw;
-  }
+  if (!crypto::is_uuid(in.conversation_id)) http::not_found(w.not_found);
   std::vector<std::string> names = parse_mentions(in.content);
   auto sent = [&] {
     try {
       return ctx.db.exec_committed_then(kSend,
-                                        {conv.id, me.id, in.content, in.message_type, in.media_url, in.parent_id,
-                                         in.idempotency_key, request_hash(in), db::text_array(names)},
-                                        relay_flight(conv.id));
+                                        {in.conversation_id, me.id, in.content, in.message_type, in.media_url,
+                                         in.parent_id, in.idempotency_key, request_hash(in), db::text_array(names)},
+                                        relay_flight(in.conversation_id));
     } catch (const db::DbError& e) {
       if (e.sqlstate() == kAborted) http::forbidden(w.archived);
       throw;
     }
   }();
   // Whatever the statement said, its transaction has ended and the relay's is open: finish the relay first.
-  relay_after_commit(ctx, conv.id, sent);
+  relay_after_commit(ctx, in.conversation_id, sent);
   const db::Result& r = sent.first;
+  try {
+    Conversation conv = visible_from(r, me, w.not_found);
+    require_member(conv);
+    require_not_archived(conv, w.archived);
+  } catch (const http::HttpError&) {
+    // Nothing was written. A retry of a send that succeeded answers like the first time even if the
+    // conversation has changed since (archived, or the sender removed): the key is looked at before the refusal.
+    if (in.idempotency_key) {
+      if (auto first = replay_idempotent(ctx, me, in)) return std::move(*first);
+    }
+    throw;
+  }
   if (!r.boolean(0, "parent_ok")) http::not_found("Parent message not found");
   if (!r.boolean(0, "claimed")) {
     // The key is live: a retry (200 with the first message) or another request under it (409).

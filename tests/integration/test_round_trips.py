@@ -64,11 +64,11 @@ def per_request(api, method: str, route: str, request, n: int = N, cached: list 
 
 
 def assert_send_trips(trips):
-    """Four PostgreSQL round trips, always; Redis: the rate limit, then the XADD pipeline, which is skipped when
+    """Three PostgreSQL round trips, always; Redis: the rate limit, then the XADD pipeline, which is skipped when
     another relay (the worker's, after a mention job, or its periodic one) appended the conversation's rows
     first — so one or two, and never more."""
     pg, redis = trips
-    assert pg == 4, trips
+    assert pg == 3, trips
     assert 1 < redis <= 2, trips
 
 
@@ -107,9 +107,10 @@ def test_a_principal_seen_a_moment_ago_costs_no_round_trip(api, users):
     assert cached[0] >= 10, f"only {cached[0]} of 20 principals came from the cache"
 
 
-def test_a_plain_send_is_four_postgres_and_two_redis_round_trips(api, channel):
-    """Principal, conversation, the send (BEGIN + statement + COMMIT, then the relay's BEGIN + lock + DELETE …
-    RETURNING, in one flight), and the relay's COMMIT; Redis: the rate limit and the pipelined XADDs."""
+def test_a_plain_send_is_three_postgres_and_two_redis_round_trips(api, channel):
+    """Principal, the send (BEGIN + the statement, which reads the conversation and the membership itself +
+    COMMIT, then the relay's BEGIN + lock + DELETE … RETURNING, in one flight), and the relay's COMMIT; Redis: the
+    rate limit and the pipelined XADDs."""
     owner, _member, ch = channel
 
     def plain():
