@@ -89,8 +89,8 @@ void ConnectionTable::respond_http(Connection& c, int status, const std::string&
 
 void ConnectionTable::drop_replay(Connection& c) {
   c.replaying = false;
-  c.replay.clear();
-  c.held.clear();
+  std::vector<EventPtr>().swap(c.replay);  // swaps, not clear(): a socket keeps no replay-sized buffer
+  std::vector<Frame>().swap(c.held);
   c.held_bytes = 0;
 }
 
@@ -178,13 +178,10 @@ bool ConnectionTable::flush_one(Connection& c) {
       if (c.queue(f)) ++metrics_.frames_out;
     }
     if (c.replay_pos >= c.replay.size()) {
-      c.replaying = false;
-      c.replay.clear();
       for (auto& f : c.held) {
         if (c.queue(f)) ++metrics_.frames_out;
       }
-      c.held.clear();
-      c.held_bytes = 0;
+      drop_replay(c);
     }
   }
   return true;

@@ -325,7 +325,7 @@ def measure(gen: WsLoad, pid: int, phase: str, expected: int, sender) -> dict:
 
 def fanout(api: Api, env: dict, run_dir: str, nginx_port: int, port: int) -> list[dict]:
     configs = []
-    for spec in FANOUT.split(","):
+    for spec in filter(None, FANOUT.split(",")):
         n, m, r_rest, r_raw = spec.split(":")
         configs.append((int(n), int(m), float(r_rest), float(r_raw)))
     pid = daemon_pid(run_dir)
@@ -421,7 +421,7 @@ def main():
         api = Api(url)
         idle = idle_capacity(api, run_dir, rt_ports[0]) if IDLE_TARGET > 0 else None
         wait_sockets_gone(rt_ports)
-        fan = fanout(api, stack_env, run_dir, nginx_port, rt_ports[0])
+        fan = fanout(api, stack_env, run_dir, nginx_port, rt_ports[0]) if FANOUT else []
     finally:
         restbench.stop_stack(base, env)
     total = time.monotonic() - started
@@ -430,7 +430,8 @@ def main():
           f"tests/bench/ws_load straight to its port, {os.cpu_count()} cores, loopback only, {total:.0f} s in all\n")
     if idle:
         print_idle(idle)
-    print_fanout(fan)
+    if fan:
+        print_fanout(fan)
 
 
 def verdict(ok: bool) -> str:
