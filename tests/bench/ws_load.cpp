@@ -5,6 +5,7 @@
 // seconds>"), so send→receive latency is read from the payload, per phase.
 //
 //   ws_load --port P --tokens FILE [--host 127.0.0.1] [--sources 127.0.0.31,127.0.0.32] [--path /ws?token=]
+//           [--pause-us 200]   (a pause after each epoll batch: see Generator::run; 0 wakes up for every frame)
 //
 // Socket k (counted from 0 over the whole run) authenticates with line k % n of FILE. Driven over stdin, one
 // command a line, each answered by one JSON line on stdout:
@@ -132,6 +133,9 @@ class Generator {
   std::map<std::string, PhaseStats, std::less<>> phases_;
   std::string stdin_buf_;
   bool quit_ = false;
+
+ public:
+  int pause_us_ = 200;
 };
 
 int Generator::run() {
@@ -166,6 +170,13 @@ int Generator::run() {
         continue;
       }
       if (id < clients_.size() && clients_[id].state != Client::State::kFree) on_event(clients_[id], events[i].events);
+    }
+    if (n > 0 && pause_us_ > 0) {
+      // Over loopback the daemon's send runs this side's TCP receive too, and waking a generator blocked in
+      // epoll_wait is an IPI per frame on its CPU (a VM's costliest part of a send). Pausing after a batch lets
+      // frames pile up as they would behind a NIC: one wake-up per batch, at most pause_us_ added to a latency.
+      timespec pause{0, static_cast<long>(pause_us_) * 1000};
+      nanosleep(&pause, nullptr);
     }
     const double now = monotonic_s();
     if (opening_ && now - last_timeout_check > 0.5) {
@@ -484,7 +495,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 int main(int argc, char** argv) {
   std::string host = "127.0.0.1", sources = "127.0.0.1", tokens_file, path = "/ws?token=";
-  int port = 0;
+  int port = 0, pause_us = 200;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string_view a = argv[i];
     if (a == "--port") port = std::atoi(argv[i + 1]);
@@ -492,6 +503,7 @@ int main(int argc, char** argv) {
     else if (a == "--sources") sources = argv[i + 1];
     else if (a == "--tokens") tokens_file = argv[i + 1];
     else if (a == "--path") path = argv[i + 1];
+    else if (a == "--pause-us") pause_us = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "ws_load: unknown option %s\n", argv[i]);
       return 2;
@@ -520,5 +532,7 @@ int main(int argc, char** argv) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
-  return Generator(host, port, std::move(addrs), std::move(tokens), path).run();
+  Generator g(host, port, std::move(addrs), std::move(tokens), path);
+  g.pause_us_ = std::clamp(pause_us, 0, 100'000);
+  return g.run();
 }
