@@ -83,9 +83,9 @@ struct PhaseStats {
 class Generator {
  public:
   Generator(std::string host, int port, std::vector<in_addr> sources, std::vector<std::string> tokens,
-            std::string path)
+            std::string path, int pause_us)
       : host_(std::move(host)), port_(port), sources_(std::move(sources)), tokens_(std::move(tokens)),
-        path_(std::move(path)), epoll_(epoll_create1(EPOLL_CLOEXEC)) {}
+        path_(std::move(path)), epoll_(epoll_create1(EPOLL_CLOEXEC)), pause_us_(std::clamp(pause_us, 0, 100'000)) {}
 
   int run();
 
@@ -133,9 +133,7 @@ class Generator {
   std::map<std::string, PhaseStats, std::less<>> phases_;
   std::string stdin_buf_;
   bool quit_ = false;
-
- public:
-  int pause_us_ = 200;
+  int pause_us_;
 };
 
 int Generator::run() {
@@ -532,7 +530,5 @@ int main(int argc, char** argv) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
-  Generator g(host, port, std::move(addrs), std::move(tokens), path);
-  g.pause_us_ = std::clamp(pause_us, 0, 100'000);
-  return g.run();
+  return Generator(host, port, std::move(addrs), std::move(tokens), path, pause_us).run();
 }
