@@ -317,7 +317,7 @@ def measure(gen: WsLoad, pid: int, phase: str, expected: int, sender) -> dict:
     span = max(1e-9, (st["last_rx"] or first_send) - first_send)
     cpu = (c1 - c0) / restbench.CLK_TCK
     durations.sort()
-    return dict(sent=sent, rate=sent / send_seconds, expected=expected, delivered=st["n"], per_s=st["n"] / span,
+    return dict(load=os.getloadavg()[0], sent=sent, rate=sent / send_seconds, expected=expected, delivered=st["n"], per_s=st["n"] / span,
                 cpu=cpu, per_cpu=st["n"] / cpu if cpu > 0 else float("nan"), gen_cpu=(g1 - g0) / span * 100,
                 p50=st["p50"], p99=st["p99"], max=st["max"],
                 call_p99=(durations[min(len(durations) - 1, int(0.99 * len(durations)))] * 1000 if durations else 0))
@@ -459,13 +459,13 @@ def print_fanout(fan: list[dict]):
     print("   REST: POST /api/v1/messages/ through nginx (the whole send path in front of the daemon; for comparison)\n")
     print(f"{'sockets':>7} {'members':>7} {'path':<5} {'msg/s':>6} {'sent':>5} {'expected':>9} {'delivered':>9} "
           f"{'deliv/s':>8} {'daemon CPU s':>12} {'deliv/CPU s':>11} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-          f"{'send p99':>8} {'ws_load CPU':>11}")
+          f"{'send p99':>8} {'ws_load CPU':>11} {'load':>5}")
     for r in fan:
         for label in ("raw", "rest"):
             x = r[label]
             print(f"{r['n']:>7} {r['m']:>7} {label:<5} {x['rate']:>6.1f} {x['sent']:>5} {x['expected']:>9} "
                   f"{x['delivered']:>9} {x['per_s']:>8.0f} {x['cpu']:>12.2f} {x['per_cpu']:>11.0f} {x['p50']:>7.2f} "
-                  f"{x['p99']:>7.2f} {x['max']:>7.1f} {x['call_p99']:>8.2f} {x['gen_cpu']:>10.0f}%")
+                  f"{x['p99']:>7.2f} {x['max']:>7.1f} {x['call_p99']:>8.2f} {x['gen_cpu']:>10.0f}% {x['load']:>5.1f}")
     print("\ntargets (raw rows):")
     for r in fan:
         x = r["raw"]
@@ -476,8 +476,9 @@ def print_fanout(fan: list[dict]):
         x = big["raw"]
         print(f"  p99 send → receive at {big['n']} sockets:                {x['p99']:>6.2f} ms  (target ≤ "
               f"{TARGET_P99_MS:.0f} ms)  {verdict(x['p99'] <= TARGET_P99_MS and x['delivered'] == x['expected'])}")
-    print("\nsend p99: ms one POST (REST) or one XADD (raw) took. Numbers on a shared 2-core machine move by ±30 %: "
-          "run it twice.")
+    print("\nsend p99: ms one POST (REST) or one XADD (raw) took. load: the machine's 1-minute load average after the "
+          "row; above the core count the daemon is time-sliced with other work, which stretches its fan-out (and p99) "
+          "far more than its CPU per delivery. Run it twice.")
 
 
 if __name__ == "__main__":
