@@ -9,7 +9,7 @@ thousands of WebSockets, built with the project), through the real stack:
     /usr/bin/python3 tests/bench/realtime.py
 
 Starts its own stack (tests/bench/run.py's start_stack: deploy/stack.sh up in a temporary 0755 run dir under
-/tmp on a free port; down at the end), only on loopback addresses, in about 3 minutes. Every socket goes straight
+/tmp on a free port; down at the end), only on loopback addresses, in about 2 minutes. Every socket goes straight
 to chat-realtime-1 (ws://127.0.0.1:PORT/ws?token=...), not through nginx: the figures are one daemon's.
 
 (1) BENCH_IDLE_SOCKETS (19 000) sockets of 50 users who share no conversation (so the sockets really are idle),
@@ -28,7 +28,10 @@ deliv/CPU s is the frames delivered over the CPU seconds the daemon (all its thr
 spent from the first send to the last delivery; the rate is one the daemon keeps up with, so it is the cost of a
 delivery, not a saturation point. Latency is send → frame parsed by ws_load. ws_load's own CPU is shown: on this
 2-core machine it shares the cores with the daemon, Redis and the sender, so compare figures of one run and run it
-twice; a row whose ws_load CPU nears 100 % measures the generator, not the daemon.
+twice; a row whose ws_load CPU nears 100 % measures the generator, not the daemon. `load` is the machine's 1-minute
+load average after the row: above the core count the daemon is time-sliced with other work, which stretches a
+fan-out (and its p99) much more than it changes the CPU per delivery. BENCH_FANOUT= skips (2, 3). What the figures
+come to, and why: docs/events.md §5.
 """
 from __future__ import annotations
 
