@@ -13,7 +13,8 @@
 //                                     MAX_FAILURES refusals → {"opened":ok,"failed":n,"error":"first","seconds":s}
 //   reset                             forgets the latencies and frame counts → {"reset":true}
 //   count                             {"open":n,"lost":n,"frames":n,"marked":{"raw":n,..},"last_rx":s,"cpu_s":s}
-//   stats PHASE                       {"n":n,"p50":ms,"p99":ms,"max":ms,"first_rx":s,"last_rx":s}
+//   stats PHASE                       {"n":n,"p50":ms,"p99":ms,"max":ms,"arrival_p50":ms,"arrival_p99":ms,
+//                                      "first_rx":s,"last_rx":s}: send → parsed here, and send → in the socket
 //   close                             resets every socket (RST: no TIME_WAIT for the next run) → {"closed":n}
 //   quit
 #include <arpa/inet.h>
@@ -59,6 +60,14 @@ double monotonic_s() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
+// CLOCK_REALTIME minus CLOCK_MONOTONIC: the kernel stamps received data in real time, the bench's clock is monotonic.
+double realtime_offset_s() {
+  timespec rt{}, mono{};
+  clock_gettime(CLOCK_REALTIME, &rt);
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  return static_cast<double>(rt.tv_sec - mono.tv_sec) + static_cast<double>(rt.tv_nsec - mono.tv_nsec) * 1e-9;
+}
+
 double cpu_s() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -76,7 +85,8 @@ struct Client {
 };
 
 struct PhaseStats {
-  std::vector<double> latencies_s;
+  std::vector<double> latencies_s;  // send → parsed here
+  std::vector<double> arrivals_s;   // send → in this socket's receive queue (the kernel's SO_TIMESTAMPNS)
   double first_rx = 0;
   double last_rx = 0;
 };
@@ -98,7 +108,7 @@ class Generator {
   void on_connected(Client& c);
   void on_readable(Client& c);
   // Parses the frames at the start of `bytes`; returns how many bytes it used, or npos when the socket failed.
-  size_t on_frames(Client& c, std::string_view bytes, double now);
+  size_t on_frames(Client& c, std::string_view bytes, double now, double arrived);
   void fail(Client& c, const std::string& why);
   void lose(Client& c);
   void release(Client& c);
@@ -233,11 +243,16 @@ void Generator::on_command(const std::string& line) {
     in >> phase;
     auto it = phases_.find(phase);
     std::vector<double> v = it == phases_.end() ? std::vector<double>{} : it->second.latencies_s;
+    std::vector<double> a = it == phases_.end() ? std::vector<double>{} : it->second.arrivals_s;
     std::sort(v.begin(), v.end());
-    char out[256];
-    std::snprintf(out, sizeof out, "{\"n\":%zu,\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f,\"first_rx\":%.6f,\"last_rx\":%.6f}",
+    std::sort(a.begin(), a.end());
+    char out[320];
+    std::snprintf(out, sizeof out,
+                  "{\"n\":%zu,\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f,\"arrival_p50\":%.3f,\"arrival_p99\":%.3f,"
+                  "\"first_rx\":%.6f,\"last_rx\":%.6f}",
                   v.size(), chat::bench::percentile(v, 50) * 1e3, chat::bench::percentile(v, 99) * 1e3,
-                  v.empty() ? 0.0 : v.back() * 1e3, it == phases_.end() ? 0.0 : it->second.first_rx,
+                  v.empty() ? 0.0 : v.back() * 1e3, chat::bench::percentile(a, 50) * 1e3,
+                  chat::bench::percentile(a, 99) * 1e3, it == phases_.end() ? 0.0 : it->second.first_rx,
                   it == phases_.end() ? 0.0 : it->second.last_rx);
     reply(out);
   } else if (cmd == "close") {
@@ -294,6 +309,9 @@ void Generator::start_one() {
   // The port is chosen at connect(), per (source, destination): a source address then has its whole range.
   setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // The time each read's data reached the socket: the daemon's side of a latency, without this process's own
+  // scheduling (on a busy machine the generator may run well after the daemon wrote).
+  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
   sockaddr_in src{};
   src.sin_family = AF_INET;
   src.sin_addr = sources_[k % sources_.size()];
@@ -355,7 +373,14 @@ void Generator::send_all(Client& c, std::string_view bytes) {
 void Generator::on_readable(Client& c) {
   static char buf[256 * 1024];
   for (;;) {
-    ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+    iovec iov{buf, sizeof buf};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(c.fd, &msg, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (n <= 0) {
@@ -364,6 +389,15 @@ void Generator::on_readable(Client& c) {
       return;
     }
     const double now = monotonic_s();
+    // For TCP the stamp is the newest segment's of the read: for earlier frames in it, a later arrival than theirs.
+    double arrived = now;
+    for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts{};
+        std::memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+        arrived = static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9 - realtime_offset_s();
+      }
+    }
     std::string_view data(buf, static_cast<size_t>(n));
     if (!c.in.empty()) {
       c.in.append(data);
@@ -382,7 +416,7 @@ void Generator::on_readable(Client& c) {
       }
     }
     if (c.state != Client::State::kUpgrading) {
-      size_t more = on_frames(c, data.substr(used), now);
+      size_t more = on_frames(c, data.substr(used), now, arrived);
       if (more == std::string_view::npos) return;
       used += more;
     }
@@ -393,7 +427,7 @@ void Generator::on_readable(Client& c) {
   }
 }
 
-size_t Generator::on_frames(Client& c, std::string_view bytes, double now) {
+size_t Generator::on_frames(Client& c, std::string_view bytes, double now, double arrived) {
   size_t used = 0;
   for (;;) {
     ServerFrame f = chat::ws::read_server_frame(bytes.substr(used));
@@ -424,6 +458,7 @@ size_t Generator::on_frames(Client& c, std::string_view bytes, double now) {
           PhaseStats& st = it->second;
           if (st.latencies_s.empty()) st.first_rx = now;
           st.latencies_s.push_back(now - m->sent_s);
+          st.arrivals_s.push_back(std::min(arrived, now) - m->sent_s);
           st.last_rx = now;
         }
         break;
