@@ -93,10 +93,15 @@ struct PhaseStats {
 
 class Generator {
  public:
-  Generator(std::string host, int port, std::vector<in_addr> sources, std::vector<std::string> tokens,
-            std::string path, int pause_us)
-      : host_(std::move(host)), port_(port), sources_(std::move(sources)), tokens_(std::move(tokens)),
-        path_(std::move(path)), epoll_(epoll_create1(EPOLL_CLOEXEC)), pause_us_(std::clamp(pause_us, 0, 100'000)) {}
+  Generator(std::string host, int port, std::vector<in_addr> sources, std::vector<std::string> tokens, std::string path,
+            int pause_us)
+      : host_(std::move(host)),
+        port_(port),
+        sources_(std::move(sources)),
+        tokens_(std::move(tokens)),
+        path_(std::move(path)),
+        epoll_(epoll_create1(EPOLL_CLOEXEC)),
+        pause_us_(std::clamp(pause_us, 0, 100'000)) {}
 
   int run();
 
@@ -384,8 +389,10 @@ void Generator::on_readable(Client& c) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (n <= 0) {
-      if (c.state == Client::State::kOpen) lose(c);
-      else fail(c, n == 0 ? "closed by the daemon" : std::string("recv: ") + std::strerror(errno));
+      if (c.state == Client::State::kOpen)
+        lose(c);
+      else
+        fail(c, n == 0 ? "closed by the daemon" : std::string("recv: ") + std::strerror(errno));
       return;
     }
     const double now = monotonic_s();
@@ -421,8 +428,10 @@ void Generator::on_readable(Client& c) {
       used += more;
     }
     // Keep only the unparsed tail (a partial frame): the next read completes it.
-    if (c.in.empty()) c.in.assign(data.substr(used));
-    else c.in.erase(0, used);
+    if (c.in.empty())
+      c.in.assign(data.substr(used));
+    else
+      c.in.erase(0, used);
     if (static_cast<size_t>(n) < sizeof buf) return;  // drained for now
   }
 }
@@ -533,12 +542,18 @@ int main(int argc, char** argv) {
   int port = 0, pause_us = 200;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string_view a = argv[i];
-    if (a == "--port") port = std::atoi(argv[i + 1]);
-    else if (a == "--host") host = argv[i + 1];
-    else if (a == "--sources") sources = argv[i + 1];
-    else if (a == "--tokens") tokens_file = argv[i + 1];
-    else if (a == "--path") path = argv[i + 1];
-    else if (a == "--pause-us") pause_us = std::atoi(argv[i + 1]);
+    if (a == "--port")
+      port = std::atoi(argv[i + 1]);
+    else if (a == "--host")
+      host = argv[i + 1];
+    else if (a == "--sources")
+      sources = argv[i + 1];
+    else if (a == "--tokens")
+      tokens_file = argv[i + 1];
+    else if (a == "--path")
+      path = argv[i + 1];
+    else if (a == "--pause-us")
+      pause_us = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "ws_load: unknown option %s\n", argv[i]);
       return 2;

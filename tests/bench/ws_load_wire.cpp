@@ -55,9 +55,12 @@ UpgradeAnswer read_upgrade_answer(std::string_view bytes) {
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
     const std::string_view name = line.substr(0, colon), value = trim(line.substr(colon + 1));
-    if (iequals(name, "upgrade")) upgrade = iequals(value, "websocket");
-    else if (iequals(name, "connection")) connection = iequals(value, "upgrade");
-    else if (iequals(name, "sec-websocket-accept")) accept = value == expected_accept;
+    if (iequals(name, "upgrade"))
+      upgrade = iequals(value, "websocket");
+    else if (iequals(name, "connection"))
+      connection = iequals(value, "upgrade");
+    else if (iequals(name, "sec-websocket-accept"))
+      accept = value == expected_accept;
   }
   if (!upgrade || !connection || !accept) {
     a.why = !accept ? "101 without the right Sec-WebSocket-Accept" : "101 without the upgrade headers";

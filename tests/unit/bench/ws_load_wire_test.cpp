@@ -42,8 +42,8 @@ TEST(WsLoadUpgrade, RefusalsAndBad101sAreRefused) {
   EXPECT_EQ(a.status, UpgradeAnswer::Status::kRefused);
   EXPECT_EQ(a.why, "HTTP/1.1 401 Unauthorized");
   EXPECT_EQ(read_upgrade_answer(ws::build_upgrade_response("d3Jvbmc=")).status, UpgradeAnswer::Status::kRefused);
-  EXPECT_EQ(read_upgrade_answer("HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: " +
-                                ws::accept_key(kClientKey) + "\r\n\r\n")
+  EXPECT_EQ(read_upgrade_answer(
+                "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: " + ws::accept_key(kClientKey) + "\r\n\r\n")
                 .status,
             UpgradeAnswer::Status::kRefused);
 }
@@ -103,7 +103,7 @@ TEST(WsServerFrame, ReadsEveryLengthEncodingTheEncoderWrites) {
 
 TEST(WsServerFrame, RefusesWhatAServerMustNotSend) {
   EXPECT_EQ(ws::read_server_frame(ws::encode_masked_frame(Opcode::kText, "hi", {1, 2, 3, 4})).status,
-            ServerFrame::Status::kError);  // §5.1: masked
+            ServerFrame::Status::kError);                                                            // §5.1: masked
   EXPECT_EQ(ws::read_server_frame(std::string("\xC1\x00", 2)).status, ServerFrame::Status::kError);  // RSV1
   EXPECT_EQ(ws::read_server_frame(std::string("\x83\x00", 2)).status, ServerFrame::Status::kError);  // opcode 3
   EXPECT_EQ(ws::read_server_frame(std::string("\x09\x00", 2)).status, ServerFrame::Status::kError);  // fragmented ping
