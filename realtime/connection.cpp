@@ -49,29 +49,45 @@ void Connection::queue_raw(std::string bytes) {
 }
 
 void Connection::drop_queue() {
-  while (out_.size() > (head_offset_ > 0 ? 1u : 0u)) {
+  while (out_.size() - out_head_ > (head_offset_ > 0 ? 1u : 0u)) {
     pending_bytes_ -= out_.back()->size();
     out_.pop_back();
+  }
+  compact();
+}
+
+void Connection::compact() {
+  // A drained queue gives back all but a few slots (an idle socket keeps none to speak of); a reader that
+  // never quite drains has the written front erased once it is half the vector, so the slots stay bounded.
+  constexpr size_t kKeptSlots = 8;
+  if (out_head_ == out_.size()) {
+    if (out_.capacity() > kKeptSlots) std::vector<Frame>().swap(out_);
+    else out_.clear();
+    out_head_ = 0;
+  } else if (out_head_ >= 64 && out_head_ * 2 >= out_.size()) {
+    out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(out_head_));
+    out_head_ = 0;
   }
 }
 
 Connection::IoStatus Connection::flush(uint64_t* written) {
-  constexpr int kMaxIov = 64;
-  while (!out_.empty()) {
+  constexpr size_t kMaxIov = 64;
+  while (out_head_ < out_.size()) {
     iovec iov[kMaxIov];
-    int n = 0;
-    for (auto it = out_.begin(); it != out_.end() && n < kMaxIov; ++it, ++n) {
-      const std::string& f = **it;
+    size_t n = 0;
+    for (size_t i = out_head_; i < out_.size() && n < kMaxIov; ++i, ++n) {
+      const std::string& f = *out_[i];
       size_t skip = n == 0 ? head_offset_ : 0;
       iov[n].iov_base = const_cast<char*>(f.data() + skip);
       iov[n].iov_len = f.size() - skip;
     }
     msghdr msg{};
     msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<size_t>(n);
+    msg.msg_iovlen = n;
     ssize_t w = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);  // no SIGPIPE for a peer that went away
     if (w < 0) {
       if (errno == EINTR) continue;
+      compact();
       if (errno == EAGAIN || errno == EWOULDBLOCK) return IoStatus::kOk;
       return IoStatus::kError;
     }
@@ -79,10 +95,10 @@ Connection::IoStatus Connection::flush(uint64_t* written) {
     size_t left = static_cast<size_t>(w);
     pending_bytes_ -= left;
     while (left > 0) {
-      size_t rest = out_.front()->size() - head_offset_;
+      size_t rest = out_[out_head_]->size() - head_offset_;
       if (left >= rest) {
         left -= rest;
-        out_.pop_front();
+        out_[out_head_++].reset();  // the frame's last reference may be this one
         head_offset_ = 0;
       } else {
         head_offset_ += left;
@@ -90,6 +106,7 @@ Connection::IoStatus Connection::flush(uint64_t* written) {
       }
     }
   }
+  compact();
   return IoStatus::kOk;
 }
 

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -84,7 +83,7 @@ class Connection {
   bool replaying = false;
   std::vector<EventPtr> replay;
   size_t replay_pos = 0;
-  std::deque<Frame> held;
+  std::vector<Frame> held;  // a vector, not a deque: an empty std::deque already holds a 512-byte block
   size_t held_bytes = 0;
 
   // Timing (loop milliseconds).
@@ -100,8 +99,15 @@ class Connection {
   UniqueFd fd_;
   uint64_t id_;
   State state_ = State::kHttp;
-  std::deque<Frame> out_;
-  size_t head_offset_ = 0;  // bytes of out_.front() already written
+  // Drops the written frames in front of out_head_ (all of them once the queue is empty).
+  void compact();
+
+  // The output queue: out_[out_head_..] waits, out_[out_head_] partly written when head_offset_ > 0. A vector
+  // with a moving head rather than a std::deque, whose empty self is a 512-byte block and a map: per idle
+  // socket that was most of its memory.
+  std::vector<Frame> out_;
+  size_t out_head_ = 0;
+  size_t head_offset_ = 0;  // bytes of out_[out_head_] already written
   size_t pending_bytes_ = 0;
   bool overflowed_ = false;
 };

@@ -89,8 +89,8 @@ void ConnectionTable::respond_http(Connection& c, int status, const std::string&
 
 void ConnectionTable::drop_replay(Connection& c) {
   c.replaying = false;
-  c.replay.clear();
-  c.held.clear();
+  std::vector<EventPtr>().swap(c.replay);  // swaps, not clear(): a socket keeps no replay-sized buffer
+  std::vector<Frame>().swap(c.held);
   c.held_bytes = 0;
 }
 
@@ -127,9 +127,10 @@ void ConnectionTable::finish(Connection& c, const std::string& label) {
 // Before epoll_wait: write what was queued this iteration, refill replays, and watch EPOLLOUT only for
 // sockets the kernel would not take everything from.
 void ConnectionTable::flush() {
-  std::vector<uint64_t> ids;
-  ids.swap(dirty_);
-  for (uint64_t id : ids) {
+  // Two lists that trade places keep their capacity: a fan-out to 10 000 sockets does not grow one anew.
+  flushing_.clear();
+  flushing_.swap(dirty_);
+  for (uint64_t id : flushing_) {
     Connection* c = find(id);
     if (!c) continue;
     c->dirty = false;
@@ -178,13 +179,10 @@ bool ConnectionTable::flush_one(Connection& c) {
       if (c.queue(f)) ++metrics_.frames_out;
     }
     if (c.replay_pos >= c.replay.size()) {
-      c.replaying = false;
-      c.replay.clear();
       for (auto& f : c.held) {
         if (c.queue(f)) ++metrics_.frames_out;
       }
-      c.held.clear();
-      c.held_bytes = 0;
+      drop_replay(c);
     }
   }
   return true;

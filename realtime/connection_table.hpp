@@ -66,6 +66,7 @@ class ConnectionTable : public Sink {
   Finished on_finished_;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
   std::vector<uint64_t> dirty_;
+  std::vector<uint64_t> flushing_;  // the dirty list being flushed (flush_one may mark sockets dirty again)
   std::vector<std::unique_ptr<Connection>> closed_;
 };
 

@@ -147,33 +147,39 @@ std::vector<Removal> Hub::route(const StreamEvent& e) {
     for (const auto& u : e.user_ids) add_member(u, e.conversation_id);
   }
 
-  // One frame per socket even when a socket qualifies twice (member and named in user_ids).
-  std::unordered_set<uint64_t> sent;
-  auto to_user = [&](const std::string& user_id, bool skip_left) {
+  // One frame per socket even when it qualifies twice (a member named in user_ids too). Users are served once
+  // each, so their sockets are too: a member named in user_ids is left to the user_ids pass, which does not
+  // skip the conversations its sockets left. Nothing is allocated per recipient (a set of the sockets sent
+  // to was an allocation per delivery): only `named`, when user_ids is not empty.
+  std::unordered_set<std::string_view> named(e.user_ids.begin(), e.user_ids.end());
+  auto to_user = [&](std::string_view user_id, bool skip_left) {
     auto u = users_.find(user_id);
     if (u == users_.end()) return;
     for (uint64_t s : u->second.sockets) {
-      const SocketInfo& info = sockets_[s];
-      if (skip_left && info.left.count(e.conversation_id)) continue;
-      if (e.id <= info.deliver_after) continue;
-      if (sent.insert(s).second) sink_.send(s, e.frame);
+      auto info = sockets_.find(s);
+      if (info == sockets_.end()) continue;
+      if (skip_left && !info->second.left.empty() && info->second.left.count(e.conversation_id)) continue;
+      if (e.id <= info->second.deliver_after) continue;
+      sink_.send(s, e.frame);
     }
   };
   switch (e.audience) {
     case Audience::kEveryone:
       for (const auto& [id, s] : sockets_) {
         if (e.id <= s.deliver_after) continue;
-        if (sent.insert(id).second) sink_.send(id, e.frame);
+        sink_.send(id, e.frame);
       }
       break;
     case Audience::kUsers:
-      for (const auto& u : e.user_ids) to_user(u, false);
+      for (std::string_view u : named) to_user(u, false);
       break;
     case Audience::kConversation:
       if (auto m = members_.find(e.conversation_id); m != members_.end()) {
-        for (const auto& u : m->second) to_user(u, true);
+        for (const auto& u : m->second) {
+          if (named.empty() || !named.count(u)) to_user(u, true);
+        }
       }
-      for (const auto& u : e.user_ids) to_user(u, false);
+      for (std::string_view u : named) to_user(u, false);
       break;
   }
 
@@ -189,23 +195,26 @@ std::vector<Removal> Hub::route(const StreamEvent& e) {
 }
 
 void Hub::route_ephemeral(const Ephemeral& m, const Frame& frame) {
-  std::unordered_set<uint64_t> sent;
-  auto to_user = [&](const std::string& user_id, const std::string* skip_left_of) {
+  // As in route(): each user once, so each socket once, with no set of the sockets sent to.
+  auto to_user = [&](std::string_view user_id, const std::string* skip_left_of) {
     if (user_id == m.except_user_id) return;
     auto u = users_.find(user_id);
     if (u == users_.end()) return;
     for (uint64_t s : u->second.sockets) {
-      if (skip_left_of && sockets_[s].left.count(*skip_left_of)) continue;
-      if (sent.insert(s).second) sink_.send(s, frame);
+      auto info = sockets_.find(s);
+      if (info == sockets_.end()) continue;
+      if (skip_left_of && !info->second.left.empty() && info->second.left.count(*skip_left_of)) continue;
+      sink_.send(s, frame);
     }
   };
   if (!m.user_ids.empty()) {
-    for (const auto& u : m.user_ids) to_user(u, nullptr);
+    std::unordered_set<std::string_view> named(m.user_ids.begin(), m.user_ids.end());
+    for (std::string_view u : named) to_user(u, nullptr);
     return;
   }
   if (!m.conversation_ids.empty()) {
     // user_status: to everyone who shares a conversation, whatever its sockets left.
-    std::unordered_set<std::string> done;
+    std::unordered_set<std::string_view> done;
     for (const auto& c : m.conversation_ids) {
       auto mem = members_.find(c);
       if (mem == members_.end()) continue;

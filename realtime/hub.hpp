@@ -93,9 +93,15 @@ class Hub {
   // Applies a membership event to a local user only (no delivery).
   void apply_membership(const StreamEvent& e, const std::string& user_id);
 
+  // Looks a user up by std::string_view without building a std::string (routing does it per recipient).
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }
+  };
+
   Sink& sink_;
   std::unordered_map<uint64_t, SocketInfo> sockets_;
-  std::unordered_map<std::string, UserEntry> users_;
+  std::unordered_map<std::string, UserEntry, IdHash, std::equal_to<>> users_;
   std::unordered_map<std::string, std::unordered_set<std::string>> members_;  // conversation → local users
   std::unordered_map<std::string, std::unordered_set<uint64_t>> sessions_;
 };

@@ -86,6 +86,7 @@ void Upgrader::on_authenticated(AuthResult r) {
 void Upgrader::open(Connection& c, const AuthResult& r) {
   const int64_t now = loop_.now_ms();
   c.queue_raw(ws::build_upgrade_response(c.accept_key));  // §4.2.2
+  std::string().swap(c.accept_key);                       // done with: an open socket keeps nothing it no longer needs
   c.set_state(Connection::State::kOpen);
   c.user_id = r.user_id;
   c.username = r.username;
@@ -110,7 +111,7 @@ void Upgrader::open(Connection& c, const AuthResult& r) {
   start_resume(c, r, position, ts);
   if (!c.early_input.empty()) {
     c.decoder.feed(c.early_input);
-    c.early_input.clear();
+    std::string().swap(c.early_input);
     frames_.process(c);
   }
 }

@@ -370,6 +370,43 @@ std::string encode_masked_frame(Opcode op, std::string_view payload, const std::
   return out;
 }
 
+ServerFrame read_server_frame(std::string_view bytes) noexcept {
+  ServerFrame f;
+  auto fail = [&f](const char* why) {
+    f.status = ServerFrame::Status::kError;
+    f.error = why;
+    return f;
+  };
+  if (bytes.size() < 2) return f;
+  const auto b0 = static_cast<uint8_t>(bytes[0]);
+  const auto b1 = static_cast<uint8_t>(bytes[1]);
+  if (b0 & 0x70) return fail("reserved bits set");
+  if (!is_known_opcode(b0 & 0x0F)) return fail("reserved opcode");
+  // §5.1: a client MUST close the connection on a masked server frame.
+  if (b1 & 0x80) return fail("masked server frame");
+  f.opcode = static_cast<Opcode>(b0 & 0x0F);
+  f.fin = (b0 & 0x80) != 0;
+  if (is_control(f.opcode) && (!f.fin || (b1 & 0x7F) > kMaxControlPayload)) return fail("bad control frame");
+  size_t header = 2;
+  uint64_t len = b1 & 0x7F;
+  if (len == 126) {
+    header = 4;
+    if (bytes.size() < header) return f;
+    len = read_be16(bytes.data() + 2);
+    if (len < 126) return fail("non-minimal length");
+  } else if (len == 127) {
+    header = 10;
+    if (bytes.size() < header) return f;
+    len = read_be64(bytes.data() + 2);
+    if ((len >> 63) || len < 0x10000) return fail("invalid 64-bit length");
+  }
+  if (bytes.size() - header < len) return f;
+  f.status = ServerFrame::Status::kFrame;
+  f.size = header + static_cast<size_t>(len);
+  f.payload = bytes.substr(header, static_cast<size_t>(len));
+  return f;
+}
+
 std::string encode_text(std::string_view text) { return encode_frame(Opcode::kText, text); }
 
 std::string encode_binary(std::string_view data) { return encode_frame(Opcode::kBinary, data); }

@@ -155,6 +155,20 @@ std::string encode_frame(Opcode op, std::string_view payload, bool fin = true);
 std::string encode_masked_frame(Opcode op, std::string_view payload, const std::array<uint8_t, 4>& mask,
                                 bool fin = true);
 
+// The client's side of the same wire, for tests and tools (the bench's load generator): the first frame of
+// `bytes` as a server sends it (§5.1: unmasked), without copying. Reassembly, UTF-8 and close-code checks are
+// the caller's business; the daemon itself never reads server frames.
+struct ServerFrame {
+  enum class Status : uint8_t { kNeedMore, kFrame, kError };
+  Status status = Status::kNeedMore;
+  Opcode opcode = Opcode::kContinuation;
+  bool fin = false;
+  size_t size = 0;           // kFrame: header + payload bytes, what to skip to reach the next frame
+  std::string_view payload;  // kFrame: into `bytes`
+  const char* error = "";    // kError: masked, reserved bits or opcode, a bad length, a fragmented control
+};
+ServerFrame read_server_frame(std::string_view bytes) noexcept;
+
 std::string encode_text(std::string_view text);
 std::string encode_binary(std::string_view data);
 // Payload truncated to 125 bytes (§5.5).

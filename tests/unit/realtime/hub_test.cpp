@@ -45,6 +45,26 @@ TEST_F(HubTest, ExtraUserIdsAndUsersAudience) {
   EXPECT_EQ(sink.count(2), 1u);
 }
 
+TEST_F(HubTest, ASocketThatQualifiesTwiceGetsOneFrame) {
+  hub.add_socket(1, "alice", "alice", "s1", {"c1"}, {});
+  hub.add_socket(2, "alice", "alice", "s2", {"c1"}, {});
+  hub.add_socket(3, "bob", "bob", "s3", {"c1"}, {});
+  hub.leave(2, "c1");
+  // alice is a member and named (twice) in user_ids: every socket of hers once, the one that left c1 too
+  // (user_ids are recipients whatever their sockets left); bob once, as a member.
+  hub.route(*event("1-0", "message_edited", "c1", "conversation", "alice,alice"));
+  EXPECT_EQ(sink.count(1), 1u);
+  EXPECT_EQ(sink.count(2), 1u);
+  EXPECT_EQ(sink.count(3), 1u);
+  hub.route(*event("2-0", "mention_notification", "c1", "users", "bob,alice,bob"));
+  EXPECT_EQ(sink.count(1), 2u);
+  EXPECT_EQ(sink.count(2), 2u);
+  EXPECT_EQ(sink.count(3), 2u);
+  hub.route(*event("3-0", "new_message", "c1"));
+  EXPECT_EQ(sink.count(2), 2u) << "a member's socket that left c1 is skipped when user_ids do not name her";
+  EXPECT_EQ(sink.count(1), 3u);
+}
+
 TEST_F(HubTest, EveryoneAudienceReachesAllSockets) {
   hub.add_socket(1, "alice", "alice", "s1", {}, {});
   hub.add_socket(2, "bob", "bob", "s2", {}, {});
