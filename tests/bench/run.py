@@ -27,7 +27,8 @@ Numbers on a shared 2-core machine move by +-30 %: compare ratios, not absolutes
                            an Argon2 hash per request)
     BENCH_RUNS=3           runs per route (1 for a quick look); the ceilings run once
     BENCH_ONLY=history     only the routes whose label contains it
-    BENCH_DURABLE=both|1|0 BENCH_BIG=1|0|both|none (the modes that seed the large data set)
+    BENCH_DURABLE=both|1|0 (default: CHAT_PG_DURABLE when set, else both)
+    BENCH_BIG=1|0|both|none the modes (CHAT_PG_DURABLE values) that also seed and measure the large data set
 """
 import base64
 import json
@@ -392,7 +393,8 @@ def cases(c, d):
 
 
 def measure(c, url, run_dir, bench_dir, index, case, d, ceilings):
-    """One route: the ceilings once (when asked), then BENCH_RUNS wrk runs; the medians of the runs."""
+    """One route: the ceilings and the round trips once (when asked: the data does not change them), then
+    BENCH_RUNS wrk runs; the medians of the runs."""
     label, method, path, body, route, _, settings = case
     headers = {} if "login" in label else bearer(d["token"])
     if body is not None:
@@ -417,12 +419,12 @@ def measure(c, url, run_dir, bench_dir, index, case, d, ceilings):
     else:
         script = lua(f"{bench_dir}/{index}.lua", method, headers, body)
     runs, cpus = [], []
-    before = route_trips(c, route)
+    before = route_trips(c, route) if ceilings else None
     for i in range(RUNS):
         cpu0 = stack_cpu(run_dir)
         runs.append(wrk(url + path, script, **settings))
         cpus.append(cpu_per_answer(cpu0, stack_cpu(run_dir), runs[-1]["ok"]))
-        if i == 0:
+        if i == 0 and ceilings:
             after = route_trips(c, route)
             n = after[0] - before[0] if before and after else 0
             row["trips"] = ((after[1] - before[1]) / n, (after[2] - before[2]) / n) if n > 0 else None
@@ -500,6 +502,15 @@ def print_scale(small, big):
           ["route", "small p99", "large p99", "ratio", "small CPU", "large CPU", ""], out)
 
 
+def print_durability(durable, fast):
+    by = {r["label"]: r for r in fast}
+    table("durable (fsync, synchronous commit) against CHAT_PG_DURABLE=0, small data set",
+          ["route", "req/s", "req/s fsync off", "p99 ms", "p99 fsync off", "CPU ms", "CPU fsync off"],
+          [[r["label"], f"{r['api']['rps']:.0f}", f"{by[r['label']]['api']['rps']:.0f}", f"{r['api']['p99']:.2f}",
+            f"{by[r['label']]['api']['p99']:.2f}", f"{r['cpu']['stack']:.3f}", f"{by[r['label']]['cpu']['stack']:.3f}"]
+           for r in durable if r["label"] in by])
+
+
 # ---- main ---------------------------------------------------------------------------------------------------
 
 def run_mode(durable, big_setting):
@@ -532,6 +543,7 @@ def run_mode(durable, big_setting):
         if big:
             print_scale(small, big)
             print_cpu([dict(r, label=r["label"] + " [large data]") for r in big])
+        return small
     finally:
         if ceiling:
             ceiling.terminate()
@@ -544,13 +556,16 @@ def big_mode(durable, setting):
 
 
 def main():
-    modes = {"both": [True, False], "1": [True], "0": [False]}.get(os.environ.get("BENCH_DURABLE", "both"))
+    # CHAT_PG_DURABLE alone (the stack's own knob) picks its mode, as before BENCH_DURABLE existed
+    default = os.environ.get("CHAT_PG_DURABLE", "both")
+    modes = {"both": [True, False], "1": [True], "0": [False]}.get(os.environ.get("BENCH_DURABLE", default))
     if modes is None:
         sys.exit("BENCH_DURABLE must be both, 1 or 0")
     big = os.environ.get("BENCH_BIG", "1")
     started = time.monotonic()
-    for durable in modes:
-        run_mode(durable, big)
+    results = {durable: run_mode(durable, big) for durable in modes}
+    if len(results) == 2:
+        print_durability(results[True], results[False])
     print(f"\nmake bench (run.py) took {time.monotonic() - started:.0f} s")
 
 
