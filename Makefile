@@ -71,7 +71,7 @@ container-test: deb
 chaos-test:
 	@$(PYTHON) -m pytest tests/chaos -q -s -p no:cacheprovider
 
-# PostgreSQL durable, as make run has it; CHAT_PG_DURABLE=0 make bench measures without fsync (and says so).
+# PostgreSQL durable, as make run has it, then without fsync (BENCH_DURABLE=1 or 0: one of them; tests/bench/run.py).
 bench: build
 	@$(PYTHON) tests/bench/run.py
 	@$(PYTHON) tests/bench/realtime.py

@@ -22,8 +22,11 @@ namespace chat::db {
 //   page and send statements (the generic plan's estimate, with LIMIT $n and the conversation unknown, looks
 //   worse than the custom ones), and planning the big JSON-building statements costs about as much as running
 //   them. Their plans do not depend on the values: each reads one conversation or user through its index
-//   (tests/integration/test_query_plans.py checks the generic plans, and that planning stays below running).
-inline constexpr const char* kSessionOptions = "-c TimeZone=UTC -c plan_cache_mode=force_generic_plan";
+//   (tests/integration/test_query_plans.py checks the generic plans, and that planning stays below running);
+// - jit=off: the statements are short, and compiling never pays. A misestimated cost passes jit_above_cost
+//   all the same (/channels/my over one large conversation compiled with LLVM for 60-90 ms a request to run
+//   8 ms of query), and with generic plans it would on every run.
+inline constexpr const char* kSessionOptions = "-c TimeZone=UTC -c plan_cache_mode=force_generic_plan -c jit=off";
 
 // A named SQL constant, prepared once per connection on first use; run only with $n parameters.
 struct Statement {

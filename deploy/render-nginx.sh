@@ -160,6 +160,9 @@ origins=$("$MIGRATE" --print-cors) || die "$MIGRATE --print-cors refused the set
   if [[ -n $BENCH ]]; then
     # the benchmark's ceiling: nginx serving files itself, measured next to the API (make bench)
     printf 'location /_bench/ {\n    allow 127.0.0.1;\n    deny all;\n    alias %s/;\n}\n' "$BENCH"
+    # and a FastCGI program answering the same bytes without PostgreSQL or Redis (tests/bench/fcgi_ceiling.cpp,
+    # started by make bench on DIR/fcgi.sock), through the handlers' FastCGI settings
+    printf 'location /_bench_fcgi/ {\n    allow 127.0.0.1;\n    deny all;\n    include chat/chat-fastcgi.conf;\n    fastcgi_pass unix:%s/fcgi.sock;\n}\n' "$BENCH"
   fi
 } | write "$PIECES/local_locations.conf"
 

@@ -185,11 +185,11 @@ CASES = [
     ("replies", "messages", "kReplies", ":'p1', 50, 0", ("parent",), "messages_parent_idx"),
     ("my channels", "channels", "kMyChannels", ":'p1'", ("u",), "conversation_members_user_idx"),
     ("conversations list", "conversations", "kList", ":'p1', 100, 0", ("u",), "conversation_members_user_idx"),
-    ("mentions", "messages", "kMyMentions", ":'p1', 50, 0", ("u",), "mentions_user_idx"),
-    ("search", "messages", "kSearch", ":'p1', 'needle', NULL, 20", ("u",), "messages_search_idx"),
+    ("mentions", "messages", "kMyMentions", ":'p1', 50, 0", ("u",), "mentions_user_order_idx"),
+    ("search", "messages", "kSearch", ":'p1', 'needle', NULL, 20", ("u",), "messages_search_conv_idx"),
     # within one conversation either the full-text index or the conversation's own index drives it
     ("search in a conversation", "messages", "kSearch", ":'p1', 'needle', :'p2', 20", ("u", "g"),
-     ("messages_search_idx", "messages_live_seq_idx")),
+     ("messages_search_conv_idx", "messages_live_seq_idx")),
 ]
 
 
@@ -290,3 +290,14 @@ def test_a_hot_statement_is_planned_once_per_connection(plans_db, dataset, sessi
                                                  tuple(values[k] for k in keys), writes)
     print(f"\n{const}: planning {planning:.3f} ms, execution {execution:.3f} ms")
     assert planning <= execution, f"{const}: planning {planning:.3f} ms > execution {execution:.3f} ms"
+
+
+def test_the_application_runs_without_jit(stack):
+    """The handlers' short statements never pay for LLVM compilation, however the planner misestimates a cost (a
+    plan of /channels/my over one large conversation crossed jit_above_cost and compiled for 60-90 ms per
+    request): a session with the programs' settings (core/db.hpp's kSessionOptions, which every program's
+    connection sends) on the stack's database has jit off, where PostgreSQL's default would have it on."""
+    options = session_options()
+    rows = psql(stack.database_url, "SHOW jit", options=options)
+    assert rows and rows[0][0] == "off", (options, rows)
+    assert psql(stack.database_url, "SHOW jit")[0][0] == "on", "PostgreSQL's default changed: the test proves nothing"
