@@ -87,7 +87,7 @@ constexpr db::Statement kSend{
     "  WHERE lower(u.username) IN (SELECT lower(x) FROM unnest($9::text[]) x)"
     "  ON CONFLICT DO NOTHING RETURNING user_id, created_at),"
     " msg AS ("
-    "  SELECT " CHAT_MESSAGE_JSON "::text AS j FROM m JOIN users u ON u.id = m.sender_id"
+    "  SELECT " CHAT_MESSAGE_JSON "::text AS j FROM m"
     "  CROSS JOIN (SELECT NULL::json AS list) rx"
     "  CROSS JOIN (SELECT json_agg(men.user_id ORDER BY men.created_at, men.user_id) AS list FROM men) mx),"
     " ev AS ("
