@@ -3,6 +3,8 @@
 
 #include <libpq-fe.h>
 
+#include <poll.h>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -77,6 +79,18 @@ void Connection::connect() {
 }
 
 void Connection::ensure_connected() {
+  // An idle session has nothing to say: a readable socket means the server ended it (a restart, a crash,
+  // pg_terminate_backend, an idle timeout: its FATAL and its close are waiting). Found here, before a flight
+  // is sent, it costs a reconnect; found in the flight's first result, a flight that holds a COMMIT could not
+  // be retried (whether it committed would be unknown) and the request would fail. Inside a transaction the
+  // work is gone either way, and the flight reports it.
+  if (conn_ && !in_tx_) {
+    pollfd p{PQsocket(conn_.get()), POLLIN | POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) > 0) {
+      log::warn("db_reconnect", {{"reason", "the server closed the idle session"}});
+      conn_.reset();
+    }
+  }
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) connect();
 }
 

@@ -182,3 +182,24 @@ def test_acknowledged_messages_survive_a_postgres_crash(stack, register):
     moved = [m for m in acked if stored[m["id"]] != m["seq"]]
     assert not moved, f"acknowledged seqs now belong elsewhere: {moved[:3]}"
     assert sorted(stored.values()) == list(range(1, len(stored) + 1)), "seq has gaps or duplicates"
+
+
+def test_a_send_right_after_its_connection_was_closed_is_stored(stack, api, register):
+    """A send whose principal comes from the handler's cache makes the send's flight (BEGIN, statement, COMMIT)
+    the first thing its connection does; when the server closed that connection meanwhile (here: every backend
+    of the application terminated, as a restart or an idle timeout would), the handler must see that before it
+    sends, reconnect, and store the message (201), since a flight with a COMMIT in it is never retried."""
+    me = register()
+    ch = api.post("/api/v1/channels/", json={"name": f"stale-{me.user['username']}"}, headers=auth_headers(me.access))
+    assert ch.status_code == 201, ch.text
+    body = {"channel_id": ch.json()["id"], "content": "after the connection was closed"}
+    for _ in range(3):  # every handler thread has its connection, several with the principal cached
+        for _ in range(12):
+            r = api.post("/api/v1/messages/", json=body, headers=auth_headers(me.access))
+            assert r.status_code == 201, r.text
+        # the timeout makes it wait until each backend is gone (its socket closed), as after a restart
+        psql(stack.superuser_url, "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
+                                  "WHERE usename = 'chat_app' AND pid <> pg_backend_pid()")
+        statuses = [api.post("/api/v1/messages/", json=body, headers=auth_headers(me.access)).status_code
+                    for _ in range(12)]
+        assert statuses == [201] * 12, statuses
