@@ -123,18 +123,6 @@ void Connection::abandon_transaction() {
   }
 }
 
-Result Connection::exec_committed(const Statement& st, const std::vector<Param>& params) {
-  if (in_tx_ || tx_pending_) throw std::logic_error("exec_committed inside a transaction");
-  try {
-    auto results = flight({Call{nullptr, {}, "BEGIN"}, Call{&st, params}, Call{nullptr, {}, "COMMIT"}});
-    return std::move(results[1]);
-  } catch (const DbError&) {
-    // The statement failed and the COMMIT after it was skipped: the transaction is open and aborted.
-    if (in_tx_) abandon_transaction();
-    throw;
-  }
-}
-
 Connection::CommittedThen Connection::exec_committed_then(const Statement& st, const std::vector<Param>& params,
                                                           const std::vector<Call>& then) {
   if (in_tx_ || tx_pending_) throw std::logic_error("exec_committed_then inside a transaction");
@@ -145,6 +133,7 @@ Connection::CommittedThen Connection::exec_committed_then(const Statement& st, c
   std::vector<Result> results = flight(calls, &error);
   constexpr size_t kCommitted = 3;  // BEGIN, the statement and COMMIT answered
   if (results.size() < kCommitted) {
+    // The statement or its COMMIT failed, and what came after was skipped: the transaction is open and aborted.
     if (in_tx_) abandon_transaction();
     throw error ? *error : DbError("the commit did not answer", "08006", true);
   }

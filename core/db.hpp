@@ -113,14 +113,12 @@ class Connection {
   Result exec(const Statement& st, const std::vector<Param>& params);
   // Runs fixed SQL without parameters (BEGIN, COMMIT, migrations). Never pass input here.
   void exec_script(const char* sql);
-  // BEGIN, the statement and COMMIT in one round trip: a transaction that is one data-modifying statement.
-  // An error throws DbError and commits nothing. Never retried: when the connection is lost after the
-  // COMMIT was sent, whether it committed is unknown, and the caller must say so (503).
-  Result exec_committed(const Statement& st, const std::vector<Param>& params);
-  // exec_committed, and in the same round trip the BEGIN and `then` of a second transaction that stays open
-  // for the caller to go on with (Transaction(c, db::kOpened)): a commit and the first flight of the work
-  // that must follow it (the outbox relay after a send). When the first transaction did not commit this
-  // throws as exec_committed does; when only `then` failed, the second transaction is already rolled back
+  // BEGIN, the statement and COMMIT (a transaction that is one data-modifying statement), and in the same
+  // round trip the BEGIN and `then` of a second transaction that stays open for the caller to go on with
+  // (Transaction(c, db::kOpened)): the first flight of the work that must follow the commit (the outbox relay
+  // after a send). When the first transaction did not commit this throws DbError and nothing is committed;
+  // never retried: when the connection is lost after the COMMIT was sent, whether it committed is unknown,
+  // and the caller must say so (503). When only `then` failed, the second transaction is already rolled back
   // and `then_error` says why.
   struct CommittedThen {
     Result first;

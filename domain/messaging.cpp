@@ -42,16 +42,17 @@ constexpr db::Statement kDropOtherMentions{
     "msg_drop_other_mentions", "DELETE FROM mentions WHERE message_id = $1 AND user_id <> ALL($2::uuid[])"};
 // The whole send. It reads the conversation and the sender's membership first (`conv`, the row find_visible
 // reads, returned for the same checks); everything it writes hangs off `go` (a member of a conversation not
-// archived, parent valid, key claimed or none) and `seq` (the
-// conversation's row lock, taken after every read, held only until the COMMIT that travels with this
-// statement). When the conversation was archived while the statement waited for that lock, the key claim
-// or the reply count it already wrote must not commit: chat_abort() fails the statement (CH001).
+// archived, parent valid, key claimed or none) and `seq` (the conversation's row lock, taken after every
+// read, held only until the COMMIT that travels with this statement). When the conversation was archived
+// while the statement waited for that lock, the key claim or the reply count it already wrote must not
+// commit: chat_abort() fails the statement (CH001).
 // The inserted rows are not visible to the statement's own reads, so the Message's mentions come from
 // `men` and its reactions are none; the event and the job are built here, compact, as Outbox::event
 // would build them, and reach Redis through the relay that follows in the same flight. The SELECT reads
 // `ev` before `job` so that they run, and take their outbox ids, in that order (a data-modifying CTE that
-// nothing reads runs at the end, in no promised order). $1 conversation, $2 sender, $3 content, $4 type, $5 media_url, $6 parent_id,
-// $7 idempotency key, $8 request hash, $9 mentioned names.
+// nothing reads runs at the end, in no promised order).
+// $1 conversation, $2 sender, $3 content, $4 type, $5 media_url, $6 parent_id, $7 idempotency key,
+// $8 request hash, $9 mentioned names.
 constexpr db::Statement kSend{
     "msg_send",
     "WITH conv AS ("

@@ -2,7 +2,6 @@
 // appended to their Redis stream after commit (core/stream.hpp has the entries, docs/events.md the order).
 #pragma once
 
-#include <map>
 #include <set>
 #include <string>
 #include <vector>

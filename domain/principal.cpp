@@ -19,6 +19,13 @@ constexpr db::Statement kLoadPrincipal{
     "(extract(epoch FROM s.created_at) * 1000)::bigint AS session_created_ms "
     "FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2"};
 
+// The claims of a token whose signature, algorithm and expiry check out and that names a user and a session.
+std::optional<jwt::Claims> verified_claims(Context& ctx, const std::string& token, jwt::Error* error) {
+  auto claims = jwt::decode(ctx.config.jwt_secret, token, unix_now(), error);
+  if (!claims || !crypto::is_uuid(claims->sub) || !crypto::is_uuid(claims->sid)) return std::nullopt;
+  return claims;
+}
+
 // The user and session of verified claims, by the rules of check_token.
 TokenCheck load_principal(Context& ctx, const jwt::Claims& claims);
 
@@ -40,8 +47,7 @@ CurrentUser require_user(Context& ctx, const http::Request& req) {
   if (token.empty()) unauthorized("Not authenticated");
 
   TokenCheck check;
-  auto claims = jwt::decode(ctx.config.jwt_secret, token, unix_now(), &check.jwt_error);
-  if (claims && crypto::is_uuid(claims->sub) && crypto::is_uuid(claims->sid)) {
+  if (auto claims = verified_claims(ctx, token, &check.jwt_error)) {
     PrincipalCache* cache = principal_cache(ctx.config);
     PrincipalCache::Lookup seen;
     if (cache) {
@@ -72,9 +78,8 @@ CurrentUser require_user(Context& ctx, const http::Request& req) {
 
 TokenCheck check_token(Context& ctx, const std::string& token) {
   TokenCheck out;
-  auto claims = jwt::decode(ctx.config.jwt_secret, token, unix_now(), &out.jwt_error);
-  if (!claims || !crypto::is_uuid(claims->sub) || !crypto::is_uuid(claims->sid)) return out;
-  return load_principal(ctx, *claims);
+  auto claims = verified_claims(ctx, token, &out.jwt_error);
+  return claims ? load_principal(ctx, *claims) : out;
 }
 
 namespace {
