@@ -147,6 +147,23 @@ void read_identity(const EnvMap& vars, Require require, Config& c, Problems& pro
   if (!c.redis_url.empty() && c.redis_url.rfind("redis://", 0) != 0 && c.redis_url.rfind("unix://", 0) != 0) {
     problems.push_back("REDIS_URL must start with redis:// or unix:// (got \"" + c.redis_url + "\")");
   }
+  if (const auto* v = lookup(vars, "REDIS_SENTINELS")) {
+    std::string item;
+    for (size_t i = 0; i <= v->size(); ++i) {
+      if (i == v->size() || (*v)[i] == ',') {
+        item = trim(item);
+        if (!item.empty()) c.redis_sentinels.push_back(item);
+        item.clear();
+      } else {
+        item += (*v)[i];
+      }
+    }
+  }
+  if (const auto* v = lookup(vars, "REDIS_MASTER_NAME")) c.redis_master_name = *v;
+  c.redis_wait_replicas = c.redis_sentinels.empty() ? 0 : 1;
+  read_int(vars, "REDIS_WAIT_REPLICAS", 0, 16, c.redis_wait_replicas, problems);
+  read_int(vars, "REDIS_WAIT_MS", 1, 10000, c.redis_wait_ms, problems);
+  if (const auto* v = lookup(vars, "DATABASE_REPLICA_URL")) c.database_replica_url = *v;
 
   const std::string* secret = lookup(vars, "JWT_SECRET_KEY");
   if (!secret) secret = lookup(vars, "SECRET_KEY");

@@ -47,6 +47,15 @@ struct Config {
   std::string environment = "development";  // development | test | production
   std::string database_url;
   std::string redis_url;
+  // Past one machine (docs/scale-out.md). With REDIS_SENTINELS set, every program asks those Sentinels for
+  // the master named REDIS_MASTER_NAME; REDIS_URL then gives only the password and the database number.
+  std::vector<std::string> redis_sentinels;  // REDIS_SENTINELS: host:port[,host:port...] (empty: REDIS_URL only)
+  std::string redis_master_name = "chat";    // REDIS_MASTER_NAME
+  // Replicas an outbox or job entry must reach (Redis WAIT) before its PostgreSQL row is deleted, and for how
+  // long the relay waits for them: REDIS_WAIT_REPLICAS (default 1 with Sentinel, else 0), REDIS_WAIT_MS.
+  int redis_wait_replicas = 0;
+  int redis_wait_ms = 200;
+  std::string database_replica_url;  // DATABASE_REPLICA_URL: a streaming replica for reads (empty: none)
   std::string jwt_secret;
   int access_token_expire_minutes = 30;
   int refresh_token_expire_days = 30;
