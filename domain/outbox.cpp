@@ -70,11 +70,29 @@ int append_taken(Context& ctx, db::Transaction& tx, const std::string& conversat
       e.outbox_id = std::to_string(id);
       commands.push_back(stream::xadd(rows.text(i, "stream") == "jobs" ? stream::kJobs : stream::kEvents, e));
     }
-    for (const redis::Reply& r : ctx.redis.pipeline(commands)) {
-      if (r.is_error()) throw redis::RedisError("XADD refused: " + r.str());
+    // With Redis replicas (Sentinel), WAIT rides in the same pipeline: the rows are deleted only once their
+    // entries are on enough replicas to survive a failover (replication is asynchronous).
+    const int required = ctx.config.redis_wait_replicas;
+    const size_t xadds = commands.size();
+    if (required > 0) {
+      commands.push_back({"WAIT", std::to_string(required), std::to_string(ctx.config.redis_wait_ms)});
+    }
+    std::vector<redis::Reply> replies = ctx.redis.pipeline(commands);
+    for (size_t i = 0; i < xadds; ++i) {
+      if (replies[i].is_error()) throw redis::RedisError("XADD refused: " + replies[i].str());
+    }
+    if (required > 0) {
+      const redis::Reply& w = replies[xadds];
+      std::optional<int64_t> acked = w.is_integer() ? std::optional<int64_t>(w.integer()) : std::nullopt;
+      if (!may_delete_after_wait(acked, required)) {
+        log::warn("outbox_wait_short", {{"conversation_id", conversation_id},
+                                        {"acked", acked ? std::to_string(*acked) : w.str()},
+                                        {"required", std::to_string(required)}});
+        return -1;  // `tx` rolls back: the rows come back and are appended again by the next relay
+      }
     }
     tx.commit();
-    return static_cast<int>(commands.size());
+    return static_cast<int>(xadds);
   } catch (const redis::RedisError& e) {
     log::warn("outbox_relay_deferred", {{"conversation_id", conversation_id}, {"error", e.what()}});
   } catch (const db::DbError& e) {
@@ -84,6 +102,11 @@ int append_taken(Context& ctx, db::Transaction& tx, const std::string& conversat
 }
 
 }  // namespace
+
+bool may_delete_after_wait(std::optional<int64_t> acked, int required) {
+  if (required <= 0) return true;
+  return acked.has_value() && *acked >= required;
+}
 
 std::string stamped(const std::string& type, const json::Value& payload) {
   std::string body = payload.dump();

@@ -2,6 +2,8 @@
 // appended to their Redis stream after commit (core/stream.hpp has the entries, docs/events.md the order).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -41,6 +43,11 @@ class Outbox {
 // Relays the pending outbox rows of one conversation ("" for the rows of none), oldest first and at most
 // kRelayPage of them: returns how many were appended, -1 on failure (the rows stay). Never throws.
 inline constexpr int kRelayPage = 500;
+// The rule that keeps a Redis failover from losing an event: with REDIS_WAIT_REPLICAS = `required` > 0 the
+// relay's XADDs are followed by WAIT, and the rows are deleted only when WAIT's reply (`acked`, nullopt when
+// it was an error) counts at least `required` replicas. Otherwise they stay and are relayed again; the
+// readers drop the repeated outbox ids (realtime/stream_event.cpp) and a repeated mention job inserts nothing twice (ON CONFLICT in worker/jobs.cpp).
+bool may_delete_after_wait(std::optional<int64_t> acked, int required);
 int relay_conversation(Context& ctx, const std::string& conversation_id);
 
 // The same relay in two parts, for a caller whose commit carries the relay's first flight

@@ -1,5 +1,6 @@
 // Tests the domain rules that need no service: @mention parsing, the access rules on a loaded
-// conversation, the send body and its idempotency key, and the stamped event text of the outbox.
+// conversation, the send body and its idempotency key, the stamped event text of the outbox and its
+// delete-after-WAIT rule.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -142,6 +143,18 @@ TEST(Stamped, TypeFirstThenThePayloadThenTheTimestamp) {
   ASSERT_TRUE(parsed);
   EXPECT_EQ(json::as_string(json::field(parsed->get(), "timestamp")).value_or("").size(), 27u);  // ...T..:..:..Z
   EXPECT_EQ(stamped("ping", json::Value::object()).rfind(R"({"type":"ping","timestamp":")", 0), 0u);
+}
+
+// The outbox's rule under Redis replication: rows go only when WAIT saw enough replicas.
+TEST(OutboxWait, RowsAreDeletedOnlyWhenEnoughReplicasAcknowledged) {
+  EXPECT_TRUE(may_delete_after_wait(std::nullopt, 0));  // no replicas asked for: today's single-node relay
+  EXPECT_TRUE(may_delete_after_wait(0, 0));
+  EXPECT_TRUE(may_delete_after_wait(1, 1));
+  EXPECT_TRUE(may_delete_after_wait(3, 2));
+  EXPECT_FALSE(may_delete_after_wait(0, 1));   // WAIT timed out with no replica: the rows stay
+  EXPECT_FALSE(may_delete_after_wait(1, 2));
+  EXPECT_FALSE(may_delete_after_wait(std::nullopt, 1));  // WAIT answered an error
+  EXPECT_FALSE(may_delete_after_wait(-1, 1));
 }
 
 }  // namespace
