@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/redis.hpp"
+
 extern char** environ;
 
 namespace chat {
@@ -159,11 +161,19 @@ void read_identity(const EnvMap& vars, Require require, Config& c, Problems& pro
       }
     }
   }
+  if (!redis::parse_sentinels(c.redis_sentinels)) {
+    problems.push_back("REDIS_SENTINELS must be a comma list of host:port (got \"" + *lookup(vars, "REDIS_SENTINELS") +
+                       "\")");
+  }
   if (const auto* v = lookup(vars, "REDIS_MASTER_NAME")) c.redis_master_name = *v;
+  if (c.redis_master_name.find_first_of(" \t\r\n") != std::string::npos) {
+    problems.push_back("REDIS_MASTER_NAME must not contain spaces (got \"" + c.redis_master_name + "\")");
+  }
   c.redis_wait_replicas = c.redis_sentinels.empty() ? 0 : 1;
   read_int(vars, "REDIS_WAIT_REPLICAS", 0, 16, c.redis_wait_replicas, problems);
   read_int(vars, "REDIS_WAIT_MS", 1, 10000, c.redis_wait_ms, problems);
   if (const auto* v = lookup(vars, "DATABASE_REPLICA_URL")) c.database_replica_url = *v;
+  read_int(vars, "REPLICA_MAX_LAG_MS", 1, 600000, c.replica_max_lag_ms, problems);
 
   const std::string* secret = lookup(vars, "JWT_SECRET_KEY");
   if (!secret) secret = lookup(vars, "SECRET_KEY");

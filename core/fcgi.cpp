@@ -103,8 +103,10 @@ void on_wake(int) {}  // SIGUSR2 only interrupts accept(); libfcgi then sees shu
 void worker(const Config& config, const http::Router& router, const char* program, int index,
             http::RequestMetrics& metrics) {
   db::Connection db(config.database_url, program);
-  redis::Client redis(config.redis_url);
+  redis::Client redis(redis::target_of(config));
+  db::Replica replica(config, program);
   Context ctx{config, db, redis};
+  if (replica.configured()) ctx.replica = &replica;
   FCGX_Request r;
   FCGX_InitRequest(&r, kListenFd, 0);
   while (FCGX_Accept_r(&r) >= 0) {
@@ -115,7 +117,12 @@ void worker(const Config& config, const http::Router& router, const char* progra
     log::set_request_id(req.request_id);
     const uint64_t db_before = db.round_trips(), redis_before = redis.round_trips();
     const uint64_t cached_before = ctx.principal_cache_hits;
+    ctx.caller_id.clear();
     resp = within_limit ? dispatch(ctx, router, req) : too_large(router, req);
+    // Before the answer leaves: the caller's next read must find the position of what this one acknowledged.
+    if (ctx.replica && !ctx.caller_id.empty() && resp.status < 300 && req.method != "GET" && req.method != "HEAD") {
+      ctx.replica->wrote(db, redis, ctx.caller_id);
+    }
     const uint64_t db_trips = db.round_trips() - db_before, redis_trips = redis.round_trips() - redis_before;
     const uint64_t cached = ctx.principal_cache_hits - cached_before;
     write_response(r, resp);
@@ -135,7 +142,7 @@ void worker(const Config& config, const http::Router& router, const char* progra
 class MetricsFlusher {
  public:
   MetricsFlusher(const Config& config, http::RequestMetrics& metrics)
-      : redis_(config.redis_url), metrics_(metrics), thread_([this] { run(); }) {}
+      : redis_(redis::target_of(config)), metrics_(metrics), thread_([this] { run(); }) {}
   ~MetricsFlusher() {
     {
       std::lock_guard lock(mu_);

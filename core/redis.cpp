@@ -5,9 +5,16 @@
 
 #include <poll.h>
 
+#include <atomic>
+#include <chrono>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <map>
+#include <mutex>
+#include <thread>
 
+#include "core/config.hpp"
 #include "core/http.hpp"
 #include "core/log.hpp"
 
@@ -76,6 +83,77 @@ std::optional<Endpoint> parse_url(const std::string& url) {
   return ep;
 }
 
+std::optional<std::vector<HostPort>> parse_sentinels(const std::vector<std::string>& items) {
+  std::vector<HostPort> out;
+  for (const std::string& item : items) {
+    HostPort hp;
+    std::string_view port;
+    if (!item.empty() && item[0] == '[') {
+      auto close = item.find(']');
+      if (close == std::string::npos || close + 1 >= item.size() || item[close + 1] != ':') return std::nullopt;
+      hp.host = item.substr(1, close - 1);
+      port = std::string_view(item).substr(close + 2);
+      if (hp.host.empty() || hp.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) {
+        return std::nullopt;
+      }
+    } else {
+      auto colon = item.rfind(':');
+      if (colon == std::string::npos) return std::nullopt;
+      hp.host = item.substr(0, colon);
+      port = std::string_view(item).substr(colon + 1);
+      if (hp.host.empty()) return std::nullopt;
+      for (char c : hp.host) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') return std::nullopt;
+      }
+    }
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) {
+      return std::nullopt;
+    }
+    hp.port = std::atoi(std::string(port).c_str());
+    if (hp.port < 1 || hp.port > 65535) return std::nullopt;
+    out.push_back(std::move(hp));
+  }
+  return out;
+}
+
+Target target_of(const std::string& url, const std::vector<std::string>& sentinels, const std::string& master_name) {
+  Target t;
+  auto ep = parse_url(url);
+  if (!ep) throw RedisError("bad REDIS_URL");
+  t.endpoint = *ep;
+  auto list = parse_sentinels(sentinels);
+  if (!list) throw RedisError("bad REDIS_SENTINELS");
+  t.sentinels = std::move(*list);
+  t.master_name = master_name;
+  return t;
+}
+
+Target target_of(const Config& config) {
+  return target_of(config.redis_url, config.redis_sentinels, config.redis_master_name);
+}
+
+Next after(Outcome outcome, std::string_view error_reply, bool retried) {
+  switch (outcome) {
+    case Outcome::kOk:
+      return Next::kReturn;
+    case Outcome::kIoError:
+      return retried ? Next::kFail : Next::kReconnectAndRetry;
+    case Outcome::kErrorReply:
+      for (std::string_view not_master : {"READONLY", "MASTERDOWN", "LOADING"}) {
+        if (error_reply.substr(0, not_master.size()) == not_master) {
+          return retried ? Next::kReturn : Next::kReconnectAndRetry;
+        }
+      }
+      return Next::kReturn;  // the command's own error (WRONGTYPE, NOSCRIPT, ...): the caller's to read
+  }
+  return Next::kReturn;
+}
+
+bool announces_switch(std::string_view payload, std::string_view master_name) {
+  auto space = payload.find(' ');
+  return space != std::string_view::npos && payload.substr(0, space) == master_name;
+}
+
 namespace {
 
 // Runs one command as binary-safe argv. hiredis leaves a context unusable after an I/O error, so
@@ -133,8 +211,7 @@ std::vector<Reply> run_pipeline(std::unique_ptr<redisContext, ContextDeleter>& c
 
 // Connects with a 1 s connect and I/O timeout (a hung Redis must not hang a request), then AUTH and
 // SELECT as the endpoint says.
-std::unique_ptr<redisContext, ContextDeleter> open_context(const Endpoint& ep) {
-  timeval timeout{1, 0};
+std::unique_ptr<redisContext, ContextDeleter> open_context(const Endpoint& ep, timeval timeout = {1, 0}) {
   std::unique_ptr<redisContext, ContextDeleter> ctx(
       ep.unix_socket ? redisConnectUnixWithTimeout(ep.path.c_str(), timeout)
                      : redisConnectWithTimeout(ep.host.c_str(), ep.port, timeout));
@@ -153,15 +230,83 @@ std::unique_ptr<redisContext, ContextDeleter> open_context(const Endpoint& ep) {
   return ctx;
 }
 
-}  // namespace
-
-Client::Client(std::string url) : url_(std::move(url)) {
-  auto ep = parse_url(url_);
-  if (!ep) throw RedisError("bad REDIS_URL");
-  ep_ = *ep;
+// The master: REDIS_URL's endpoint, or the address the first Sentinel that answers gives for the master's
+// name, checked with ROLE (a Sentinel that has not yet seen a failover names the demoted node).
+std::unique_ptr<redisContext, ContextDeleter> open_master(const Target& t) {
+  if (t.sentinels.empty()) return open_context(t.endpoint);
+  for (const HostPort& s : t.sentinels) {
+    try {
+      Endpoint sentinel;
+      sentinel.host = s.host;
+      sentinel.port = s.port;
+      auto sctx = open_context(sentinel, {0, 300000});  // a dead Sentinel must not cost a whole second
+      Reply addr = run_argv(sctx, {"SENTINEL", "get-master-addr-by-name", t.master_name});
+      if (!addr.is_array() || addr.size() != 2) continue;
+      Endpoint master = t.endpoint;
+      master.unix_socket = false;
+      master.host = addr.element(0).str();
+      master.port = std::atoi(addr.element(1).str().c_str());
+      auto ctx = open_context(master);
+      Reply role = run_argv(ctx, {"ROLE"});
+      if (role.is_array() && role.size() > 0 && role.element(0).str() == "master") return ctx;
+      log::warn("redis_sentinel_stale", {{"sentinel", s.host + ":" + std::to_string(s.port)},
+                                         {"named", master.host + ":" + std::to_string(master.port)}});
+    } catch (const RedisError&) {
+      // the next Sentinel
+    }
+  }
+  log::error("redis_no_master", {{"master_name", t.master_name}});
+  throw RedisError("no Sentinel named a reachable master for \"" + t.master_name + "\"");
 }
 
-void Client::connect() { ctx_ = open_context(ep_); }
+// One per master name, for the life of the process (the thread is detached: it holds no resource that must be
+// released at exit, and a program with Sentinels keeps its Redis until it ends).
+struct SwitchWatch {
+  std::atomic<uint64_t> generation{0};
+};
+
+void watch_switches(Target target, SwitchWatch* watch) {
+  for (size_t i = 0;; i = (i + 1) % target.sentinels.size()) {
+    Target sentinel;
+    sentinel.endpoint.host = target.sentinels[i].host;
+    sentinel.endpoint.port = target.sentinels[i].port;
+    try {
+      Subscriber sub(sentinel);
+      sub.subscribe({"+switch-master"});
+      for (;;) {
+        auto m = sub.next(1000);
+        if (m && announces_switch(m->payload, target.master_name)) {
+          watch->generation.fetch_add(1);
+          log::warn("redis_master_switched", {{"master_name", target.master_name}, {"announcement", m->payload}});
+        }
+      }
+    } catch (const RedisError&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));  // then the next Sentinel
+    }
+  }
+}
+
+}  // namespace
+
+uint64_t master_generation(const Target& target) {
+  if (target.sentinels.empty()) return 0;
+  static std::mutex mu;
+  static std::map<std::string, SwitchWatch*> watches;
+  SwitchWatch* watch;
+  {
+    std::lock_guard lock(mu);
+    SwitchWatch*& slot = watches[target.master_name];
+    if (!slot) {
+      slot = new SwitchWatch();  // never freed: the detached thread uses it until the process ends
+      std::thread(watch_switches, target, slot).detach();
+    }
+    watch = slot;
+  }
+  return watch->generation.load();
+}
+
+Client::Client(std::string url) : Client(target_of(url)) {}
+Client::Client(Target target) : target_(std::move(target)) {}
 
 // One command is a pipeline of one: the same write, the same reply read, the same reconnect and retry.
 Reply Client::command(const std::vector<std::string>& args) { return std::move(pipeline({args}).front()); }
@@ -170,11 +315,30 @@ std::vector<Reply> Client::pipeline(const std::vector<std::vector<std::string>>&
   if (commands.empty()) return {};
   for (int attempt = 0;; ++attempt) {
     try {
-      if (!ctx_) connect();
+      uint64_t generation = master_generation(target_);
+      if (ctx_ && generation != generation_) ctx_.reset();  // a failover happened: ask for the master again
+      if (!ctx_) {
+        ctx_ = open_master(target_);
+        generation_ = generation;
+        ++opens_;
+      }
       ++round_trips_;
-      return run_pipeline(ctx_, commands);
+      std::vector<Reply> replies = run_pipeline(ctx_, commands);
+      std::string error;
+      for (const Reply& r : replies) {
+        if (r.is_error()) {
+          error = r.str();
+          break;
+        }
+      }
+      if (after(error.empty() ? Outcome::kOk : Outcome::kErrorReply, error, attempt > 0) == Next::kReconnectAndRetry) {
+        log::warn("redis_not_master", {{"command", commands[0].empty() ? "" : commands[0][0]}, {"error", error}});
+        ctx_.reset();
+        continue;
+      }
+      return replies;
     } catch (const RedisError& e) {
-      if (attempt > 0) {
+      if (after(Outcome::kIoError, "", attempt > 0) == Next::kFail) {
         log::error("redis_error", {{"call", "redisGetReply"}, {"command", commands[0].empty() ? "" : commands[0][0]},
                                    {"error", e.what()}});
         throw;
@@ -192,15 +356,13 @@ bool Client::ping() {
   }
 }
 
-Subscriber::Subscriber(std::string url) : url_(std::move(url)) {
-  auto ep = parse_url(url_);
-  if (!ep) throw RedisError("bad REDIS_URL");
-  ep_ = *ep;
-}
+Subscriber::Subscriber(std::string url) : Subscriber(target_of(url)) {}
+Subscriber::Subscriber(Target target) : target_(std::move(target)) {}
 
 void Subscriber::subscribe(const std::vector<std::string>& channels) {
   ctx_.reset();
-  ctx_ = open_context(ep_);
+  generation_ = master_generation(target_);
+  ctx_ = open_master(target_);
   std::vector<std::string> args{"SUBSCRIBE"};
   args.insert(args.end(), channels.begin(), channels.end());
   // The first confirmation; the others arrive as pushed replies and next() skips them.
@@ -213,6 +375,10 @@ void Subscriber::subscribe(const std::vector<std::string>& channels) {
 
 std::optional<Subscriber::Message> Subscriber::next(int timeout_ms) {
   if (!ctx_) throw RedisError("not subscribed");
+  if (master_generation(target_) != generation_) {
+    ctx_.reset();
+    throw RedisError("the Redis master switched");
+  }
   for (bool waited = false;;) {
     void* raw = nullptr;
     if (redisReaderGetReply(ctx_->reader, &raw) != REDIS_OK) {

@@ -8,7 +8,7 @@ BUILD_PKGS=(g++ cmake make pkg-config libfcgi-dev libpq-dev libhiredis-dev libjw
             prometheus-cpp-dev)  # core/prom_text: the Prometheus text exposition of every /metrics
 # The stack: PostgreSQL 15 server, Redis, nginx, supervisor (runs every program of the dev stack, restarts the
 # ones that die, and hands each FastCGI handler group its listening socket on fd 0).
-STACK_PKGS=(postgresql-15 postgresql-client-15 redis-server redis-tools nginx supervisor curl iproute2 util-linux
+STACK_PKGS=(postgresql-15 postgresql-client-15 redis-server redis-sentinel redis-tools nginx supervisor curl iproute2 util-linux
             gettext-base openssl procps)
 # Tests and benchmarks: real clients (Debian's Python packages, since PyPI is out of reach) and wrk; git lists the
 # repository's files for the CTest repo_paths; chromium is the headless browser that renders /docs and /redoc

@@ -74,8 +74,8 @@ void apply(PrincipalTable& table, const Invalidation& inv) {
   }
 }
 
-PrincipalCache::PrincipalCache(std::string redis_url, int ttl_ms, size_t capacity)
-    : sub_(std::move(redis_url)), ttl_ms_(ttl_ms), table_(capacity) {}
+PrincipalCache::PrincipalCache(redis::Target redis, int ttl_ms, size_t capacity)
+    : sub_(std::move(redis)), ttl_ms_(ttl_ms), table_(capacity) {}
 
 void PrincipalCache::drain_locked(int64_t now_ms) {
   if (!subscribed_) {
@@ -121,7 +121,7 @@ void PrincipalCache::remember(const Lookup& miss, const CurrentUser& u) {
 
 PrincipalCache* principal_cache(const Config& config) {
   if (config.principal_cache_ms <= 0) return nullptr;
-  static PrincipalCache cache(config.redis_url, config.principal_cache_ms);
+  static PrincipalCache cache(redis::target_of(config), config.principal_cache_ms);
   return &cache;
 }
 

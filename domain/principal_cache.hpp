@@ -62,7 +62,7 @@ void apply(PrincipalTable& table, const Invalidation& inv);
 // One per handler process, shared by its threads.
 class PrincipalCache {
  public:
-  PrincipalCache(std::string redis_url, int ttl_ms, size_t capacity = 20000);
+  PrincipalCache(redis::Target redis, int ttl_ms, size_t capacity = 20000);
 
   struct Lookup {
     std::optional<CurrentUser> user;  // a hit

@@ -197,7 +197,7 @@ int admin_command(int argc, char** argv) {
     return 2;
   }
   db::Connection db(config.database_url, "chat-admin");
-  redis::Client redis(config.redis_url);
+  redis::Client redis(redis::target_of(config));
   Context ctx{config, db, redis};
   try {
     return run(ctx, cmd, args);

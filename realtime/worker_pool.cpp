@@ -44,7 +44,7 @@ size_t WorkerPool::pending() const {
 void WorkerPool::run() {
   // Own connections per thread: libpq and hiredis handles are not thread-safe. Both connect lazily.
   db::Connection db(config_.database_url, name_);
-  redis::Client redis(config_.redis_url);
+  redis::Client redis(redis::target_of(config_));
   Context ctx{config_, db, redis};
   for (;;) {
     Job job;

@@ -192,7 +192,7 @@ json::Value dead_json(const std::string& id, const Fields& f) {
 
 int run_admin(const AdminCommand& cmd, const Config& config) {
   try {
-    redis::Client r(config.redis_url);
+    redis::Client r(redis::target_of(config));
     using Kind = AdminCommand::Kind;
     if (cmd.kind == Kind::kStats) {
       Stats s = stream::queue_stats(r);

@@ -66,7 +66,7 @@ void Consumer::pause_ms(int64_t ms) const {
 
 void Consumer::run_thread(int index) {
   db::Connection db(config_.database_url, "chat-worker");
-  redis::Client redis(config_.redis_url);
+  redis::Client redis(redis::target_of(config_));
   Context ctx{config_, db, redis};
   Queue queue(redis, name_);
   std::mt19937_64 rng(std::random_device{}() + static_cast<uint64_t>(index));

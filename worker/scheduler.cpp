@@ -55,7 +55,7 @@ Scheduler::Scheduler(const Config& config, const Consumer& consumer, const std::
 
 void Scheduler::run() {
   db::Connection db(config_.database_url, "chat-worker-scheduler");
-  redis::Client redis(config_.redis_url);
+  redis::Client redis(redis::target_of(config_));
   Context ctx{config_, db, redis};
   Queue queue(redis, consumer_.name());
   bool redis_down = false;
