@@ -25,6 +25,9 @@ std::string Metrics::render(uint64_t ring_size, uint64_t pending_auth) const {
       .add(n(stream_events_in));
   page.counter("chat_realtime_stream_duplicates_total", "Stream entries dropped as outbox duplicates.")
       .add(n(stream_duplicates));
+  page.counter("chat_realtime_stream_reopens_total",
+               "Times the stream reader's Redis connection was reopened (a restart or a failover).")
+      .add(n(stream_reopens));
   page.counter("chat_realtime_ephemeral_total", "Messages received on chat:ephemeral.").add(n(ephemeral_in));
   page.counter("chat_realtime_frames_out_total", "Frames queued to sockets.").add(n(frames_out));
   page.counter("chat_realtime_bytes_out_total", "Bytes written to sockets.").add(n(bytes_out));

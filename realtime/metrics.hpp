@@ -16,6 +16,7 @@ struct Metrics {
   std::map<int, uint64_t> upgrades_refused;  // by HTTP status
   uint64_t stream_events_in = 0;
   uint64_t stream_duplicates = 0;
+  uint64_t stream_reopens = 0;
   uint64_t ephemeral_in = 0;
   uint64_t frames_out = 0;
   uint64_t bytes_out = 0;

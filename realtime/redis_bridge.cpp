@@ -13,11 +13,19 @@ namespace {
 // Under hiredis' 1 s socket timeout (core/redis.cpp), so a quiet stream never looks like a dead link.
 constexpr const char* kBlockMs = "500";
 constexpr const char* kBatch = "1000";
+// Entries before the last one read that a reopened reader checks against the ring: a new master writes at most a
+// failover's worth of entries below the old position (its clock behind the old master's).
+constexpr int kCheckDepth = 1000;
 
 }  // namespace
 
-RedisBridge::RedisBridge(std::string redis_url, EventLoop& loop, EventHandler on_events, MessageHandler on_messages)
-    : url_(std::move(redis_url)), loop_(loop), on_events_(std::move(on_events)), on_messages_(std::move(on_messages)) {}
+RedisBridge::RedisBridge(redis::Target redis, EventLoop& loop, EventHandler on_events, MessageHandler on_messages,
+                         CheckHandler on_reopened)
+    : target_(std::move(redis)),
+      loop_(loop),
+      on_events_(std::move(on_events)),
+      on_messages_(std::move(on_messages)),
+      on_reopened_(std::move(on_reopened)) {}
 
 RedisBridge::~RedisBridge() { stop(); }
 
@@ -26,6 +34,22 @@ StreamId RedisBridge::newest_event_id(redis::Client& redis) {
   if (r.is_error()) throw redis::RedisError("XREVRANGE refused: " + r.str());
   if (r.size() == 0) return StreamId{};
   return StreamId::parse(r.element(0).element(0).str()).value_or(StreamId{});
+}
+
+StreamCheck RedisBridge::check_stream(redis::Client& redis, StreamId last, int count) {
+  StreamCheck check;
+  check.last = last;
+  std::vector<redis::Reply> r =
+      redis.pipeline({{"XRANGE", stream::kEvents, last.str(), last.str()},
+                      {"XREVRANGE", stream::kEvents, "(" + last.str(), "-", "COUNT", std::to_string(count)}});
+  for (const redis::Reply& x : r) {
+    if (x.is_error()) throw redis::RedisError("XRANGE refused: " + x.str());
+  }
+  check.last_present = r[0].size() > 0;
+  for (size_t i = 0; i < r[1].size(); ++i) {
+    if (auto id = StreamId::parse(r[1].element(i).element(0).str())) check.before.push_back(*id);
+  }
+  return check;
 }
 
 void RedisBridge::start(StreamId from) {
@@ -48,9 +72,10 @@ bool RedisBridge::pause(int ms) {
 }
 
 void RedisBridge::read_stream(StreamId from) {
-  redis::Client redis(url_);
+  redis::Client redis(target_);
   StreamId last = from;
   bool failing = false;
+  uint64_t opens = 0;
   while (!stopping_) {
     try {
       redis::Reply r =
@@ -58,6 +83,16 @@ void RedisBridge::read_stream(StreamId from) {
       if (r.is_error()) throw redis::RedisError("XREAD refused: " + r.str());
       if (failing) log::info("stream_reader_recovered", {{"last_id", last.str()}});
       failing = false;
+      if (redis.opens() != opens) {
+        // A new connection (not the first): the stream it reads may be another master's, whose history
+        // differs from what this reader saw. The loop compares it with the ring.
+        if (opens != 0 && !last.zero()) {
+          StreamCheck check = check_stream(redis, last, kCheckDepth);
+          if (!check.last_present) log::warn("stream_history_changed", {{"last_id", last.str()}});
+          loop_.post([this, c = std::move(check)]() mutable { on_reopened_(std::move(c)); });
+        }
+        opens = redis.opens();
+      }
       if (r.is_nil() || r.size() == 0) continue;  // BLOCK timed out
       // [[stream, [[id, [field, value, ...]], ...]]]
       // Mutable until the loop has put them in the ring (which marks outbox duplicates).
@@ -74,7 +109,7 @@ void RedisBridge::read_stream(StreamId from) {
 }
 
 void RedisBridge::read_pubsub() {
-  redis::Subscriber sub(url_);
+  redis::Subscriber sub(target_);
   bool subscribed = false;
   bool failing = false;
   while (!stopping_) {

@@ -23,13 +23,18 @@ class RedisBridge {
   // Run on the loop thread.
   using EventHandler = std::function<void(EventBatch)>;
   using MessageHandler = std::function<void(MessageBatch)>;
+  // After the stream reader's connection was reopened (could_have_missed decides what it means).
+  using CheckHandler = std::function<void(StreamCheck)>;
 
-  RedisBridge(std::string redis_url, EventLoop& loop, EventHandler on_events, MessageHandler on_messages);
+  RedisBridge(redis::Target redis, EventLoop& loop, EventHandler on_events, MessageHandler on_messages,
+              CheckHandler on_reopened);
   ~RedisBridge();
 
   // The newest entry id of chat:events ("0-0" when the stream is empty or missing). Blocking: call it
   // before the loop runs. Throws RedisError.
   static StreamId newest_event_id(redis::Client& redis);
+  // Whether `last` is still in chat:events, and the ids of up to `count` entries before it, newest first.
+  static StreamCheck check_stream(redis::Client& redis, StreamId last, int count);
 
   // Starts both threads; the stream is read from the entry after `from`.
   void start(StreamId from);
@@ -42,10 +47,11 @@ class RedisBridge {
   // Sleeps up to `ms` unless stopping; false when stopping.
   bool pause(int ms);
 
-  std::string url_;
+  redis::Target target_;
   EventLoop& loop_;
   EventHandler on_events_;
   MessageHandler on_messages_;
+  CheckHandler on_reopened_;
   std::atomic<bool> stopping_{false};
   std::thread stream_thread_;
   std::thread pubsub_thread_;

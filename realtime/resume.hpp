@@ -21,6 +21,8 @@ struct ResumePlan {
 // resync_required reasons.
 inline constexpr const char* kResyncTooOld = "event_id_too_old";
 inline constexpr const char* kResyncUnknown = "unknown_event_id";
+// The Redis stream changed under the daemon (a failover to a replica that lacked entries): see could_have_missed.
+inline constexpr const char* kResyncStreamChanged = "stream_changed";
 
 // Decides from the loop's own knowledge: no last_event_id → kNone; not a stream id → kResync;
 // an id the ring covers → kRing when the ring saw it issued, else kResync (never issued); an id the

@@ -15,6 +15,7 @@
 #include "core/log.hpp"
 #include "core/stream.hpp"
 #include "core/timefmt.hpp"
+#include "realtime/client_messages.hpp"
 #include "realtime/deadlines.hpp"
 
 namespace chat::realtime {
@@ -38,8 +39,9 @@ Server::Server(const Config& config, ServerOptions options)
       upgrader_(config, loop_, table_, hub_, ring_, metrics_, revocations_, auth_pool_, presence_, frames_),
       revocation_watch_(loop_, table_, hub_, metrics_, revocations_, auth_pool_),
       bridge_(
-          config.redis_url, loop_, [this](RedisBridge::EventBatch b) { on_stream_events(std::move(b)); },
-          [this](RedisBridge::MessageBatch b) { on_pubsub(std::move(b)); }),
+          redis::target_of(config), loop_, [this](RedisBridge::EventBatch b) { on_stream_events(std::move(b)); },
+          [this](RedisBridge::MessageBatch b) { on_pubsub(std::move(b)); },
+          [this](StreamCheck c) { on_stream_reopened(std::move(c)); }),
       listener_(loop_, [this](UniqueFd fd, std::string ip) { on_accepted(std::move(fd), std::move(ip)); }),
       heartbeat_id_(heartbeat::instance_id(std::to_string(options_.port))) {
   rlimit rl{};  // read after main() raised it: what the sockets can really take
@@ -71,7 +73,7 @@ int Server::run() {
   // The stream position at start: the ring and the reader begin here (events older than the daemon
   // come only from Redis, for a resume).
   StreamId position;
-  redis::Client redis(config_.redis_url);
+  redis::Client redis(redis::target_of(config_));
   for (int attempt = 0;; ++attempt) {
     try {
       position = RedisBridge::newest_event_id(redis);
@@ -178,6 +180,21 @@ void Server::on_stream_events(RedisBridge::EventBatch batch) {
     ring_.push(e, now);
     if (e->duplicate) ++metrics_.stream_duplicates;
     for (const auto& [user, conv] : hub_.route(*e)) typing_.end(user, conv);
+  }
+}
+
+void Server::on_stream_reopened(StreamCheck check) {
+  ++metrics_.stream_reopens;
+  if (!could_have_missed(check, ring_, config_.redis_wait_replicas > 0)) return;
+  // Which conversations lost an entry is not knowable: every socket reloads over REST.
+  log::warn("stream_resync_all", {{"last_id", check.last.str()}, {"sockets", std::to_string(hub_.socket_count())}});
+  const std::string ts = rfc3339_now();
+  const std::string frame = resync_required_event(kResyncStreamChanged, ts);
+  for (uint64_t id : hub_.all_sockets()) {
+    if (Connection* c = table_.find(id)) {
+      ++metrics_.resyncs;
+      table_.send_json(*c, frame);
+    }
   }
 }
 

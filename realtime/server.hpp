@@ -48,6 +48,7 @@ class Server {
   void on_finished(Connection& c, const std::string& label);
   void on_stream_events(RedisBridge::EventBatch batch);
   void on_pubsub(RedisBridge::MessageBatch batch);
+  void on_stream_reopened(StreamCheck check);
   void tick();
   void beat();
   void begin_shutdown();

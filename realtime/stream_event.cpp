@@ -86,6 +86,15 @@ size_t parse_entries(const redis::Reply& entries, int64_t now_ms, std::vector<st
   return n;
 }
 
+bool could_have_missed(const StreamCheck& check, const EventRing& ring, bool relay_waits_for_replicas) {
+  if (!check.last_present && !relay_waits_for_replicas) return true;
+  for (StreamId id : check.before) {
+    if (id < ring.floor()) break;  // older than the daemon's memory: read before it started, or long replayed
+    if (!ring.knows(id)) return true;
+  }
+  return false;
+}
+
 // ---- ring -----------------------------------------------------------------------------------
 
 void EventRing::reset(StreamId start) {

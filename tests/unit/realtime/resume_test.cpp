@@ -59,6 +59,27 @@ TEST(EventRingTest, BoundsByCountAndAgeAndRemembersTheFloor) {
   EXPECT_EQ(ring.floor().str(), "6-0");
 }
 
+TEST(CouldHaveMissedTest, AReopenedStreamIsComparedWithWhatTheDaemonRead) {
+  EventRing ring(100, 60'000);
+  ring.reset(StreamId{10, 0});
+  ring.push(event("11-0", "new_message", "c"), 0);
+  ring.push(event("12-0", "new_message", "c"), 0);
+  ring.push(event("13-0", "new_message", "c"), 0);
+  StreamCheck same{StreamId{13, 0}, true, {StreamId{12, 0}, StreamId{11, 0}, StreamId{10, 0}, StreamId{9, 0}}};
+  EXPECT_FALSE(could_have_missed(same, ring, false)) << "a restart that kept the stream";
+  StreamCheck lost_tail{StreamId{13, 0}, false, {StreamId{12, 0}, StreamId{11, 0}}};
+  EXPECT_FALSE(could_have_missed(lost_tail, ring, true))
+      << "with WAIT, what the promoted replica lacks is still in the outbox and is relayed again";
+  EXPECT_TRUE(could_have_missed(lost_tail, ring, false)) << "without WAIT, unread entries may be gone for good";
+  StreamCheck written_below{StreamId{13, 0}, true, {StreamId{12, 5}, StreamId{12, 0}}};
+  EXPECT_TRUE(could_have_missed(written_below, ring, true))
+      << "an entry below the reader's position that it never read would be skipped";
+  StreamCheck older{StreamId{13, 0}, true, {StreamId{12, 0}, StreamId{7, 3}}};
+  EXPECT_FALSE(could_have_missed(older, ring, true)) << "below the ring's floor is before the daemon's time";
+  StreamCheck empty{StreamId{13, 0}, false, {}};
+  EXPECT_FALSE(could_have_missed(empty, ring, true));
+}
+
 TEST(PlanResumeTest, DecidesBetweenRingRedisAndResync) {
   EventRing ring(100, 60'000);
   ring.reset(StreamId{10, 0});
