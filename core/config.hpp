@@ -56,6 +56,7 @@ struct Config {
   int redis_wait_replicas = 0;
   int redis_wait_ms = 200;
   std::string database_replica_url;  // DATABASE_REPLICA_URL: a streaming replica for reads (empty: none)
+  int replica_max_lag_ms = 1000;     // REPLICA_MAX_LAG_MS: a replica whose last replayed commit is older serves no read
   std::string jwt_secret;
   int access_token_expire_minutes = 30;
   int refresh_token_expire_days = 30;

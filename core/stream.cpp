@@ -45,6 +45,10 @@ redis::Reply info_value(const redis::Reply& flat, std::string_view name) {
 
 }  // namespace
 
+std::string read_your_writes_key(std::string_view user_id) {
+  return std::string(kReadYourWritesPrefix).append(user_id);
+}
+
 std::string presence_user_key(std::string_view user_id) { return std::string(kPresenceUserPrefix) + std::string(user_id); }
 
 std::string send_rate_key(std::string_view user_id) { return std::string(kSendRatePrefix) + std::string(user_id); }

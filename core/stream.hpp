@@ -46,6 +46,9 @@ inline constexpr const char* kHeartbeatWorker = "chat:heartbeat:worker";  // sor
 inline constexpr const char* kHeartbeatRealtime = "chat:heartbeat:realtime";
 inline constexpr const char* kHttpMetrics = "chat:metrics:http";  // hash "<kind>|<program>|<label>" -> count
 inline constexpr const char* kSendRatePrefix = "rl:send:";  // + user id: string, the send bucket's GCRA time (µs)
+// + user id: string, the primary's WAL position after the user's last write, with a TTL (core/replica.hpp).
+inline constexpr const char* kReadYourWritesPrefix = "chat:ryw:";
+std::string read_your_writes_key(std::string_view user_id);
 // Only with CHAT_WORKER_TEST_JOBS=1: the test jobs' records, + "ran:<key>:<job id>", "done:<key>",
 // "runs:<key>", "by:<key>", "attempts:<key>" (docs/worker.md); the integration tests read them.
 inline constexpr const char* kTestPrefix = "chat:test:";

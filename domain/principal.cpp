@@ -54,6 +54,7 @@ CurrentUser require_user(Context& ctx, const http::Request& req) {
       seen = cache->find(claims->sid, claims->sub);
       if (seen.user) {
         ++ctx.principal_cache_hits;
+        ctx.caller_id = seen.user->id;
         return std::move(*seen.user);
       }
     }
@@ -62,6 +63,7 @@ CurrentUser require_user(Context& ctx, const http::Request& req) {
   }
   switch (check.outcome) {
     case TokenCheck::Outcome::kOk:
+      ctx.caller_id = check.user.id;
       return std::move(check.user);
     case TokenCheck::Outcome::kInactive:
       http::forbidden("Inactive user");

@@ -247,7 +247,7 @@ Response messages(Context& ctx, Request& req) {
   Conversation c = find_conversation(ctx, me, req.param("id"));
   require_read(c, me);
   // One row more than the page tells whether an older message exists.
-  auto r = ctx.db.exec(kPage, {c.id, before, limit + 1});
+  auto r = ctx.reads().exec(kPage, {c.id, before, limit + 1});
   json::Value items = json::Value::array();
   int shown = std::min<int>(r.rows(), static_cast<int>(limit));
   for (int i = 0; i < shown; ++i) items.push(json::Value::raw(r.text(i, "j")));

@@ -87,9 +87,12 @@ Response history(Context& ctx, Request& req) {
   q.check();
   Conversation c = find_visible(ctx, me, req.param("channel_id"), "Channel not found");
   require_read(c, me);
-  if (before) return Response::json(200, ctx.db.exec(kHistoryBefore, {c.id, limit, *before}).str(0, "j"));
-  if (after) return Response::json(200, ctx.db.exec(kHistoryAfter, {c.id, limit, *after}).str(0, "j"));
-  return Response::json(200, ctx.db.exec(kHistoryNewest, {c.id, limit, offset.value_or(0)}).str(0, "j"));
+  // The access check above ran on the primary (a removal takes effect at once); the page may come from the
+  // replica (Context::reads).
+  db::Connection& reads = ctx.reads();
+  if (before) return Response::json(200, reads.exec(kHistoryBefore, {c.id, limit, *before}).str(0, "j"));
+  if (after) return Response::json(200, reads.exec(kHistoryAfter, {c.id, limit, *after}).str(0, "j"));
+  return Response::json(200, reads.exec(kHistoryNewest, {c.id, limit, offset.value_or(0)}).str(0, "j"));
 }
 
 Response send(Context& ctx, Request& req) {
@@ -212,7 +215,7 @@ Response replies(Context& ctx, Request& req) {
   q.check();
   Conversation c;
   MessageRef m = find_readable_message(ctx, me, req.param("id"), &c);
-  return Response::json(200, ctx.db.exec(kReplies, {m.id, limit, after}).str(0, "j"));
+  return Response::json(200, ctx.reads().exec(kReplies, {m.id, limit, after}).str(0, "j"));
 }
 
 Response search(Context& ctx, Request& req) {
@@ -226,6 +229,7 @@ Response search(Context& ctx, Request& req) {
     Conversation c = find_visible(ctx, me, *channel_id, "Channel not found");
     require_member(c);
   }
+  // On the primary: the statement itself checks membership, and a replica's membership may lag a removal.
   return Response::json(200, ctx.db.exec(kSearch, {me.id, *text, channel_id, limit}).str(0, "j"));
 }
 

@@ -1,0 +1,84 @@
+#include "core/replica.hpp"
+
+#include <chrono>
+
+#include "core/log.hpp"
+#include "core/stream.hpp"
+
+namespace chat::db {
+namespace {
+
+// On the replica: how far it has replayed, against the caller's last write ('0/0' when there is none).
+constexpr Statement kReplicaState{
+    "replica_state",
+    "SELECT pg_is_in_recovery() AS standby, "
+    "COALESCE(pg_last_wal_replay_lsn() >= $1::pg_lsn, false) AS replayed, "
+    "(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint AS age_ms"};
+// On the primary, after the caller's write committed: a position at or past that commit.
+constexpr Statement kWalPosition{"wal_position", "SELECT pg_current_wal_lsn()::text AS lsn"};
+
+// A replica that failed is not tried again for this long (each try of a dead host would cost every read a
+// connection attempt).
+constexpr int64_t kRetryAfterMs = 1000;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+bool replica_may_serve(const ReplicaState& state, int max_lag_ms) {
+  return state.replayed_callers_write && state.replay_age_ms && *state.replay_age_ms <= max_lag_ms;
+}
+
+Replica::Replica(const Config& config, const char* program)
+    : url_(config.database_replica_url),
+      program_(program),
+      max_lag_ms_(config.replica_max_lag_ms),
+      // Past this a write is older than any lag the replica may have and still serve.
+      remember_ms_(config.replica_max_lag_ms * 2 + 1000) {}
+
+Connection& Replica::for_read(Connection& primary, redis::Client& redis, const std::string& user_id) {
+  if (url_.empty()) return primary;
+  if (now_ms() < down_until_ms_) {
+    ++primary_reads_;
+    return primary;
+  }
+  try {
+    redis::Reply written = redis.command({"GET", stream::read_your_writes_key(user_id)});
+    std::string lsn = written.is_string() ? written.str() : "0/0";
+    if (!conn_) conn_.emplace(url_, program_ + "-replica");
+    Result r = conn_->exec(kReplicaState, {lsn});
+    ReplicaState state;
+    state.replayed_callers_write = r.boolean(0, "replayed");
+    if (!r.is_null(0, "age_ms")) state.replay_age_ms = r.int64(0, "age_ms");
+    if (r.boolean(0, "standby") && replica_may_serve(state, max_lag_ms_)) {
+      ++replica_reads_;
+      return *conn_;
+    }
+  } catch (const DbError& e) {
+    log::warn("replica_unavailable", {{"error", e.what()}});
+    conn_.reset();
+    down_until_ms_ = now_ms() + kRetryAfterMs;
+  } catch (const redis::RedisError&) {
+    // The caller's last write position is unknown: only the primary surely has it.
+  }
+  ++primary_reads_;
+  return primary;
+}
+
+void Replica::wrote(Connection& primary, redis::Client& redis, const std::string& user_id) {
+  if (url_.empty()) return;
+  // The write is committed whatever happens here: a failure is logged, not answered. While Redis is down the
+  // reads cannot look the position up either and go to the primary; a key lost in a Redis failover leaves only
+  // REPLICA_MAX_LAG_MS between the caller and a stale page.
+  try {
+    std::string lsn = primary.exec(kWalPosition).str(0, "lsn");
+    redis.command({"SET", stream::read_your_writes_key(user_id), lsn, "PX", std::to_string(remember_ms_)});
+  } catch (const std::exception& e) {
+    log::error("read_your_writes_unrecorded", {{"error", e.what()}});
+  }
+}
+
+}  // namespace chat::db
