@@ -47,6 +47,12 @@ std::optional<std::string> opt_uuid(const std::string& s) {
   return s.empty() ? std::nullopt : std::optional<std::string>(s);
 }
 
+// One per relaying thread: each thread relays through its own Context's Redis client.
+RelayMemo& relay_memo() {
+  thread_local RelayMemo memo;
+  return memo;
+}
+
 // Appends the rows a relay took to their streams and commits `tx`: how many, or -1 (then `tx` rolls back).
 int append_taken(Context& ctx, db::Transaction& tx, const std::string& conversation_id, const db::Result& rows) {
   try {
@@ -58,9 +64,20 @@ int append_taken(Context& ctx, db::Transaction& tx, const std::string& conversat
     std::vector<std::pair<int64_t, int>> order;
     for (int i = 0; i < rows.rows(); ++i) order.emplace_back(rows.int64(i, "id"), i);
     std::sort(order.begin(), order.end());
+    // With WAIT, rows this thread appended already on this connection are not appended again (RelayMemo).
+    const int required = ctx.config.redis_wait_replicas;
+    RelayMemo& memo = relay_memo();
+    const RelayMemo::Connection on{&ctx.redis, ctx.redis.opens()};
+    size_t skipped = 0;
+    std::vector<int64_t> appended;
     std::vector<std::vector<std::string>> commands;
     commands.reserve(order.size());
     for (const auto& [id, i] : order) {
+      if (required > 0 && !memo.needs_append(id, on)) {
+        ++skipped;
+        continue;
+      }
+      appended.push_back(id);
       stream::Entry e;
       e.type = rows.str(i, "event_type");
       e.conversation_id = rows.str(i, "conversation_id");
@@ -72,27 +89,34 @@ int append_taken(Context& ctx, db::Transaction& tx, const std::string& conversat
     }
     // With Redis replicas (Sentinel), WAIT rides in the same pipeline: the rows are deleted only once their
     // entries are on enough replicas to survive a failover (replication is asynchronous).
-    const int required = ctx.config.redis_wait_replicas;
     const size_t xadds = commands.size();
     if (required > 0) {
-      commands.push_back({"WAIT", std::to_string(required), std::to_string(ctx.config.redis_wait_ms)});
+      commands.push_back(
+          {"WAIT", std::to_string(required), std::to_string(memo.wait_timeout_ms(ctx.config.redis_wait_ms))});
     }
     std::vector<redis::Reply> replies = ctx.redis.pipeline(commands);
     for (size_t i = 0; i < xadds; ++i) {
       if (replies[i].is_error()) throw redis::RedisError("XADD refused: " + replies[i].str());
     }
     if (required > 0) {
+      // The pipeline went to a new connection (a failover): the rows skipped above are not covered by its WAIT.
+      if (skipped > 0 && ctx.redis.opens() != on.opens) return -1;
+      const RelayMemo::Connection now{&ctx.redis, ctx.redis.opens()};
       const redis::Reply& w = replies[xadds];
       std::optional<int64_t> acked = w.is_integer() ? std::optional<int64_t>(w.integer()) : std::nullopt;
-      if (!may_delete_after_wait(acked, required)) {
+      const bool enough = may_delete_after_wait(acked, required);
+      memo.waited(enough);
+      if (!enough) {
+        for (int64_t id : appended) memo.appended(id, now);
         log::warn("outbox_wait_short", {{"conversation_id", conversation_id},
                                         {"acked", acked ? std::to_string(*acked) : w.str()},
                                         {"required", std::to_string(required)}});
-        return -1;  // `tx` rolls back: the rows come back and are appended again by the next relay
+        return -1;  // `tx` rolls back: the rows come back for the next relay
       }
     }
     tx.commit();
-    return static_cast<int>(xadds);
+    for (const auto& [id, i] : order) memo.deleted(id);
+    return static_cast<int>(order.size());
   } catch (const redis::RedisError& e) {
     log::warn("outbox_relay_deferred", {{"conversation_id", conversation_id}, {"error", e.what()}});
   } catch (const db::DbError& e) {
@@ -107,6 +131,18 @@ bool may_delete_after_wait(std::optional<int64_t> acked, int required) {
   if (required <= 0) return true;
   return acked.has_value() && *acked >= required;
 }
+
+bool RelayMemo::needs_append(int64_t outbox_id, Connection on) const {
+  auto it = appended_.find(outbox_id);
+  return it == appended_.end() || !(it->second == on);
+}
+
+void RelayMemo::appended(int64_t outbox_id, Connection on) {
+  if (appended_.size() >= kMaxRows) appended_.clear();
+  appended_[outbox_id] = on;
+}
+
+int RelayMemo::wait_timeout_ms(int configured) const { return short_ ? std::min(configured, kShortWaitMs) : configured; }
 
 std::string stamped(const std::string& type, const json::Value& payload) {
   std::string body = payload.dump();

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,36 @@ inline constexpr int kRelayPage = 500;
 // it was an error) counts at least `required` replicas. Otherwise they stay and are relayed again; the
 // readers drop the repeated outbox ids (realtime/stream_event.cpp) and a repeated mention job inserts nothing twice (ON CONFLICT in worker/jobs.cpp).
 bool may_delete_after_wait(std::optional<int64_t> acked, int required);
+
+// What a relaying thread remembers while its WAITs come back short (no replica has caught up: after a failover
+// the promoted master may have none until the old one rejoins). Rows it already appended on its current Redis
+// connection are not appended again (WAIT counts every earlier write of the connection, so a later WAIT that
+// succeeds covers them too), which keeps the stream from filling with copies; and the next WAIT is short, because
+// the conversation's lock is held while it waits and the sends of that conversation queue behind it. A WAIT that
+// succeeds ends both.
+class RelayMemo {
+ public:
+  // Which connection an append went to: the Client, and its Client::opens() at the time.
+  struct Connection {
+    const void* client = nullptr;
+    uint64_t opens = 0;
+    bool operator==(const Connection&) const = default;
+  };
+  static constexpr int kShortWaitMs = 20;
+  static constexpr size_t kMaxRows = 100'000;  // past this it forgets (rows are appended again: copies, no loss)
+
+  bool needs_append(int64_t outbox_id, Connection on) const;
+  void appended(int64_t outbox_id, Connection on);
+  void deleted(int64_t outbox_id) { appended_.erase(outbox_id); }
+  // WAIT's timeout: the configured one, or kShortWaitMs after a WAIT that came back short.
+  int wait_timeout_ms(int configured) const;
+  void waited(bool enough) { short_ = !enough; }
+  size_t size() const { return appended_.size(); }
+
+ private:
+  std::unordered_map<int64_t, Connection> appended_;
+  bool short_ = false;
+};
 int relay_conversation(Context& ctx, const std::string& conversation_id);
 
 // The same relay in two parts, for a caller whose commit carries the relay's first flight

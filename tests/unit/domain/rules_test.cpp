@@ -157,5 +157,26 @@ TEST(OutboxWait, RowsAreDeletedOnlyWhenEnoughReplicasAcknowledged) {
   EXPECT_FALSE(may_delete_after_wait(-1, 1));
 }
 
+TEST(OutboxWait, WhileReplicasLagARowIsAppendedOncePerConnectionAndTheWaitIsShort) {
+  RelayMemo memo;
+  int client = 0;
+  const RelayMemo::Connection first{&client, 1}, reopened{&client, 2};
+  EXPECT_TRUE(memo.needs_append(7, first));
+  EXPECT_EQ(memo.wait_timeout_ms(200), 200);
+  memo.appended(7, first);
+  memo.waited(false);  // WAIT came back short: the row stays, on the stream already
+  EXPECT_FALSE(memo.needs_append(7, first)) << "a later WAIT on the same connection covers it";
+  EXPECT_TRUE(memo.needs_append(7, reopened)) << "a new connection may be another master: append again";
+  int other = 0;
+  EXPECT_TRUE(memo.needs_append(7, RelayMemo::Connection{&other, 1})) << "another client's WAIT does not cover it";
+  EXPECT_EQ(memo.wait_timeout_ms(200), RelayMemo::kShortWaitMs) << "the conversation's lock is held meanwhile";
+  EXPECT_EQ(memo.wait_timeout_ms(5), 5);
+  memo.waited(true);
+  EXPECT_EQ(memo.wait_timeout_ms(200), 200);
+  memo.deleted(7);
+  EXPECT_TRUE(memo.needs_append(7, first));
+  EXPECT_EQ(memo.size(), 0u);
+}
+
 }  // namespace
 }  // namespace chat::domain
