@@ -25,8 +25,14 @@ namespace chat::db {
 //   (tests/integration/test_query_plans.py checks the generic plans, and that planning stays below running);
 // - jit=off: the statements are short, and compiling never pays. A misestimated cost passes jit_above_cost
 //   all the same (/channels/my over one large conversation compiled with LLVM for 60-90 ms a request to run
-//   8 ms of query), and with generic plans it would on every run.
-inline constexpr const char* kSessionOptions = "-c TimeZone=UTC -c plan_cache_mode=force_generic_plan -c jit=off";
+//   8 ms of query), and with generic plans it would on every run;
+// - idle_in_transaction_session_timeout=5000: a session quiet inside a transaction for 5 s is ended by the server.
+//   The outbox relay holds its conversation's lock while it talks to Redis (at most a few seconds, with Sentinel
+//   failover included); when its host drops off the network the server would otherwise keep that lock until TCP
+//   gives up, hours, and every send of the conversation on every host would wait for it
+//   (tests/integration/test_idle_transaction.py; the third fault of tests/cluster).
+inline constexpr const char* kSessionOptions =
+    "-c TimeZone=UTC -c plan_cache_mode=force_generic_plan -c jit=off -c idle_in_transaction_session_timeout=5000";
 
 // A named SQL constant, prepared once per connection on first use; run only with $n parameters.
 struct Statement {

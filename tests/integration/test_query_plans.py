@@ -66,7 +66,7 @@ def statements(build: Path, source: Path) -> dict:
 
 def session_options() -> str:
     """The settings every program's PostgreSQL session has (core/db.hpp's kSessionOptions)."""
-    m = re.search(r'kSessionOptions = "([^"]*)"', (REPO / "core" / "db.hpp").read_text())
+    m = re.search(r'kSessionOptions =\s*"([^"]*)"', (REPO / "core" / "db.hpp").read_text())
     assert m, "kSessionOptions not found in core/db.hpp"
     return m.group(1)
 
