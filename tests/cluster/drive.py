@@ -86,7 +86,7 @@ class Driver:
         self.args = args
         self.apps = args.app
         self.clients = [httpx.AsyncClient(base_url=a, timeout=HTTP_TIMEOUT,
-                                          limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+                                          limits=httpx.Limits(max_connections=400, max_keepalive_connections=64))
                         for a in self.apps]
         self.users: list[User] = []
         self.channel = ""
@@ -231,7 +231,7 @@ class Driver:
             resumed = u.last_event_id is not None
             opened = False
             try:
-                async with websockets.connect(url, open_timeout=3, ping_interval=1, ping_timeout=2, close_timeout=1,
+                async with websockets.connect(url, open_timeout=1.5, ping_interval=1, ping_timeout=2, close_timeout=1,
                                               max_size=None) as ws:
                     opened = True
                     failed_here = 0
@@ -274,8 +274,9 @@ class Driver:
         headers = {**self.auth(u), "Idempotency-Key": m.key}
         while now() - m.t_first < SEND_DEADLINE:
             m.attempts += 1
+            host = u.http_host
             try:
-                r = await self.clients[u.http_host].post(API + "/messages/", json=body, headers=headers)
+                r = await self.clients[host].post(API + "/messages/", json=body, headers=headers)
                 if r.status_code in (200, 201):
                     m.t_ack = now()
                     m.id = r.json()["id"]
@@ -285,7 +286,11 @@ class Driver:
                     return      # a refusal: retrying would not change it
             except httpx.TransportError as e:
                 m.errors.append(type(e).__name__)
-                u.http_host = self.other(u.http_host)   # no answer from this host: the other one
+                if isinstance(e, httpx.PoolTimeout):
+                    continue
+                # no answer from this host: the other one, for this user's next request too (not a toggle: many
+                # sends of the user fail at once)
+                u.http_host = self.other(host)
             await asyncio.sleep(min(1.0, 0.1 * 2 ** min(m.attempts, 4)))
 
     async def read(self, u: User) -> None:
@@ -293,8 +298,9 @@ class Driver:
         self.reads.append(rec)
         while now() - rec["t"] < READ_DEADLINE:
             rec["attempts"] += 1
+            host = u.http_host
             try:
-                r = await self.clients[u.http_host].get(API + f"/messages/channel/{self.channel}",
+                r = await self.clients[host].get(API + f"/messages/channel/{self.channel}",
                                                         params={"limit": 20}, headers=self.auth(u))
                 if r.status_code == 200:
                     rec["ok"] = True
@@ -303,7 +309,7 @@ class Driver:
                 rec["errors"].append(str(r.status_code))
             except httpx.TransportError as e:
                 rec["errors"].append(type(e).__name__)
-                u.http_host = self.other(u.http_host)
+                u.http_host = self.other(host)
             await asyncio.sleep(0.2)
 
     async def ticker(self, rate: float, fire) -> None:
@@ -369,7 +375,7 @@ class Driver:
         if promoted is None:
             self.failures.append("Sentinel promoted no replica within 30 s")
         else:
-            await self.action("redis-restart")
+            await self.action("redis-restart", master)
             ph["notes"].append("the old primary started again (Sentinel makes it a replica)")
         await asyncio.sleep(a.after)
 
@@ -434,7 +440,10 @@ class Driver:
                 self.failures.append(f"reading the messages from the primary failed: {e}")
         if stored_twice:
             self.failures.append(f"sends stored more than once (key prefix|count): {stored_twice[:10]}")
-        n_users = len(self.users)
+        def done_at(m):
+            if not m.id or any(m.id not in u.seen for u in self.users):
+                return None
+            return max([m.t_ack] + [u.seen[m.id] for u in self.users])
         result = {"phases": [], "users": [], "replica_check": getattr(self, "replica_check", None)}
         print()
         print(f"{'phase':<22} {'window s':>8} {'ack-win s':>9} {'sent':>5} {'acked':>5} {'deliv':>5} {'lost':>4} "
@@ -450,17 +459,15 @@ class Driver:
             reads = [r for r in self.reads if r["phase"] == ph["name"]]
             rfail = [r for r in reads if not r["ok"]]
 
-            def done(m):
-                if not m.id or any(m.id not in u.seen for u in self.users):
-                    return None
-                return max([m.t_ack] + [u.seen[m.id] for u in self.users])
+            done = done_at
 
             def window(completion) -> float | None:
                 """From the fault to the first send after which every send was served on time."""
                 if ph["fault_at"] is None:
                     return 0.0
                 ok_from = None
-                for m in sorted(ms, key=lambda m: m.t_first):
+                # the last sends of a phase meet the next fault: they tell nothing about this one
+                for m in sorted((m for m in ms if m.t_first <= ph["end"] - 2 * ON_TIME), key=lambda m: m.t_first):
                     c = completion(m)
                     if c is None or c - m.t_first > ON_TIME:
                         ok_from = None
@@ -472,14 +479,18 @@ class Driver:
 
             w = window(done)
             wa = window(lambda m: m.t_ack)
+            lat = sorted((done(m) or float("inf")) - m.t_first for m in ms)
+            pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else 0.0
             row = {"name": ph["name"], "window_s": w, "ack_window_s": wa, "sent": len(ms), "acked": len(ph_acked),
                    "delivered": len(delivered), "lost": len(lost), "not_in_postgres": len(not_stored),
                    "duplicated": len(dup), "unacked": len(unacked), "reads": len(reads), "reads_failed": len(rfail),
                    "max_read_latency_s": max((r.get("latency", 0) for r in reads), default=0),
                    "max_send_attempts": max((m.attempts for m in ms), default=0), "notes": ph["notes"],
+                   "latency_p50_s": pct(0.5), "latency_p90_s": pct(0.9), "latency_max_s": pct(1.0),
                    "unacked_errors": [m.errors[-5:] for m in unacked][:5]}
             result["phases"].append(row)
             fmt = lambda v: "never" if v is None else f"{v:.2f}"
+            ph["notes"].append(f"send-to-delivered p50 {pct(0.5):.2f} p90 {pct(0.9):.2f} max {pct(1.0):.2f} s")
             print(f"{ph['name']:<22} {fmt(w):>8} {fmt(wa):>9} {len(ms):>5} {len(ph_acked):>5} {len(delivered):>5} "
                   f"{len(lost):>4} {len(dup):>4} {len(unacked):>5} {len(reads):>5} {len(rfail):>5}  "
                   f"{'; '.join(ph['notes'])}")
@@ -506,6 +517,12 @@ class Driver:
             print(f"  {u.name} (home {self.apps[u.home]}): sockets opened {len(u.connections)}, resyncs {u.resyncs}, "
                   f"got {hows}, missing {len(miss)}")
         result["failures"] = self.failures
+        result["messages"] = [{"phase": m.phase, "t": round(m.t_first - T0, 3), "user": m.user.idx,
+                               "ack": None if m.t_ack is None else round(m.t_ack - m.t_first, 3),
+                               "done": None if done_at(m) is None else round(done_at(m) - m.t_first, 3),
+                               "attempts": m.attempts, "errors": m.errors} for m in self.msgs]
+        result["phase_times"] = [{k: (round(v - T0, 3) if isinstance(v, float) else v) for k, v in ph.items()}
+                                 for ph in self.phases]
         with open(self.args.result, "w") as f:
             json.dump(result, f, indent=1)
         print()

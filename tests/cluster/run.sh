@@ -77,7 +77,11 @@ do_action() {
     redis-kill)                     # kill -9 the Redis primary (what a crashed host looks like to the others)
       kill -9 "$(<"$TMP/redis-primary.pid")"
       rm -f "$TMP/redis-primary.pid" ;;
-    redis-restart)                  # the old primary comes back: its Sentinel makes it a replica of the new one
+    redis-restart)                  # redis-restart MASTER-IP: the old primary's host is back, as a replica
+      # of the new master, as its configuration management would start it. (Started as it was, a master, it
+      # waits for Sentinel's next look at it, up to 10 s, to be made a replica; until then the new master has no
+      # replica, and every WAIT of the outbox relay (REDIS_WAIT_REPLICAS=1) waits for nothing.)
+      echo "replicaof ${2:?} 6379" >>"$TMP/redis-primary/redis.conf"
       redis_start redis redis-primary ;;
     pg-replica-stop)
       pg_stop replica "$TMP/pg-replica" fast ;;
@@ -136,10 +140,14 @@ cleanup() {
   set +e
   say "cleaning up"
   # the stacks first (supervisord stops its programs in order), then the data services
-  for h in app-a app-b; do
-    [[ -d $TMP/$h ]] && CHAT_RUN_DIR=$TMP/$h CHAT_BUILD_DIR=$BUILD in_ns "$h" "$REPO_DIR/deploy/stack.sh" down \
-      >>"$TMP/logs/stack-down.log" 2>&1
+  local downs=()
+  for h in app-a app-b; do         # both at once: each waits for its programs to stop
+    [[ -d $TMP/$h ]] || continue
+    CHAT_RUN_DIR=$TMP/$h CHAT_BUILD_DIR=$BUILD in_ns "$h" "$REPO_DIR/deploy/stack.sh" down \
+      >>"$TMP/logs/stack-down-$h.log" 2>&1 &
+    downs+=($!)
   done
+  ((${#downs[@]})) && wait "${downs[@]}"
   pg_stop replica "$TMP/pg-replica" immediate 2>/dev/null
   pg_stop data "$TMP/pg-primary" immediate 2>/dev/null
   for p in "$TMP"/*.pid; do
@@ -315,7 +323,7 @@ app_up() {                          # app_up HOST MIGRATE
     MIGRATE_DATABASE_URL="postgresql://chat_owner@${IP[data]}:5432/chat" \
     DATABASE_REPLICA_URL="postgresql://chat_app@${IP[replica]}:5432/chat" \
     REDIS_URL="redis://:$REDIS_PASS@${IP[redis]}:6379/0" REDIS_SENTINELS="$SENTINELS" REDIS_MASTER_NAME=chat \
-    HANDLER_PROCS=1 HANDLER_THREADS=2 REALTIME_PROCS=1 WORKER_PROCS=1 \
+    HANDLER_PROCS=2 HANDLER_THREADS=2 REALTIME_PROCS=1 WORKER_PROCS=1 \
     RATE_LIMIT_SEND=100 RATE_LIMIT_SEND_BURST=200 RATE_LIMIT_AUTH=50 RATE_LIMIT_AUTH_BURST=100 \
     "$REPO_DIR/deploy/stack.sh" up >>"$TMP/logs/stack-up-$h.log" 2>&1 || {
       tail -n 40 "$TMP/logs/stack-up-$h.log" >&2
