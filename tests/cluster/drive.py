@@ -462,20 +462,18 @@ class Driver:
             done = done_at
 
             def window(completion) -> float | None:
-                """From the fault to the first send after which every send was served on time."""
+                """From the fault until the last late send (not through within ON_TIME) got through."""
                 if ph["fault_at"] is None:
                     return 0.0
-                ok_from = None
+                last = ph["fault_at"]
                 # the last sends of a phase meet the next fault: they tell nothing about this one
-                for m in sorted((m for m in ms if m.t_first <= ph["end"] - 2 * ON_TIME), key=lambda m: m.t_first):
+                for m in (m for m in ms if m.t_first <= ph["end"] - 2 * ON_TIME):
                     c = completion(m)
-                    if c is None or c - m.t_first > ON_TIME:
-                        ok_from = None
-                    elif ok_from is None:
-                        ok_from = m.t_first
-                if ok_from is None:
-                    return None
-                return max(0.0, ok_from - ph["fault_at"])
+                    if c is None:
+                        return None
+                    if c - m.t_first > ON_TIME:
+                        last = max(last, c)
+                return last - ph["fault_at"]
 
             w = window(done)
             wa = window(lambda m: m.t_ack)

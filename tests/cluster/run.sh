@@ -141,6 +141,11 @@ cleanup() {
   say "cleaning up"
   # the stacks first (supervisord stops its programs in order), then the data services
   local downs=()
+  # links back up first: a host cut off by fault 3 would otherwise wait for its clients' sockets to time out
+  for h in "${HOSTS[@]}"; do
+    ip netns list | grep -q "^chatc-$h\b" && in_ns "$h" ip link set "chatc-h-$h" up 2>/dev/null
+  done
+  say "stopping the application hosts"
   for h in app-a app-b; do         # both at once: each waits for its programs to stop
     [[ -d $TMP/$h ]] || continue
     CHAT_RUN_DIR=$TMP/$h CHAT_BUILD_DIR=$BUILD in_ns "$h" "$REPO_DIR/deploy/stack.sh" down \
@@ -148,6 +153,7 @@ cleanup() {
     downs+=($!)
   done
   ((${#downs[@]})) && wait "${downs[@]}"
+  say "stopping the data hosts"
   pg_stop replica "$TMP/pg-replica" immediate 2>/dev/null
   pg_stop data "$TMP/pg-primary" immediate 2>/dev/null
   for p in "$TMP"/*.pid; do
@@ -160,6 +166,7 @@ cleanup() {
     ((${#pids[@]})) && { say "killing what is left in chatc-$h: ${pids[*]}"; kill -9 "${pids[@]}" 2>/dev/null; }
   done
   sleep 0.2
+  say "removing the namespaces"
   for h in "${HOSTS[@]}" sw; do
     ip netns del "chatc-$h" 2>/dev/null
   done
@@ -177,7 +184,7 @@ cleanup() {
     say "FAILED: left behind:$bad"
     rc=1
   fi
-  if ((rc == 0)); then
+  if ((rc == 0)) && [[ -z ${CHATC_KEEP_LOGS:-} ]]; then
     rm -rf "$TMP"
     say "PASSED in $(($(date +%s) - START)) s"
   else
@@ -189,7 +196,8 @@ cleanup() {
     for h in app-a app-b; do [[ -d $TMP/$h/logs ]] && cp -r "$TMP/$h/logs" "$keep/$h"; done
     [[ -f $TMP/result.json ]] && cp "$TMP/result.json" "$keep/"
     rm -rf "$TMP"
-    say "FAILED (exit $rc) after $(($(date +%s) - START)) s; logs kept in $keep"
+    if ((rc == 0)); then say "PASSED in $(($(date +%s) - START)) s; logs kept in $keep"
+    else say "FAILED (exit $rc) after $(($(date +%s) - START)) s; logs kept in $keep"; fi
   fi
   exit "$rc"
 }
@@ -275,6 +283,9 @@ dir $TMP/$1
 save ""
 appendonly yes
 appendfsync everysec
+# a replica that (re)joins is synced at once, not after the default 5 s of waiting for others to share the
+# transfer: until then the new master of a failover has no replica, and the outbox relay's WAIT gets nothing
+repl-diskless-sync-delay 0
 ${3:-}
 EOF
 }
@@ -344,6 +355,7 @@ done
 
 say "driver: traffic through both application hosts, then the faults"
 set +e
+# CHATC_DRIVE_ARGS: more options of drive.py (--users, --rate, --before, --after...)
 # bounded: make test-cluster must end within 6 minutes, cleanup included, whatever the programs do
 in_ns client env CHATC_TMP="$TMP" CHATC_RUN="$HERE/run.sh" timeout -k 5 200 "$PY" "$HERE/drive.py" \
   --app "http://${IP[app-a]}:8080" --app "http://${IP[app-b]}:8080" \
