@@ -556,7 +556,8 @@ write_env_file() {
       env_line "$v" "${!v}"
     done
     env_line CHAT_HTTP_PORT "$PORT"
-    env_line CHAT_HTTP_ADDR "$ADDR"
+    # (the default, 127.0.0.1, is left out: chat.env of the default stack stays as it was)
+    [[ $ADDR != 127.0.0.1 ]] && env_line CHAT_HTTP_ADDR "$ADDR"
     env_line CHAT_RUN_DIR "$RUN"
     env_line CHAT_BUILD_DIR "$BUILD"
     env_line CHAT_PG_DURABLE "${CHAT_PG_DURABLE:-1}"
