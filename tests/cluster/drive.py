@@ -374,6 +374,8 @@ class Driver:
             await asyncio.sleep(0.2)
         if promoted is None:
             self.failures.append("Sentinel promoted no replica within 30 s")
+        elif a.no_redis_rejoin:
+            ph["notes"].append("the old primary stays down: the new master has no replica")
         else:
             await self.action("redis-restart", master)
             ph["notes"].append("the old primary started again (Sentinel makes it a replica)")
@@ -549,6 +551,9 @@ def main() -> None:
     p.add_argument("--sentinels", required=True)
     p.add_argument("--old-redis", required=True, help="the Redis primary's address before fault 1")
     p.add_argument("--result", required=True)
+    p.add_argument("--no-redis-rejoin", action="store_true",
+                   help="leave the killed Redis primary down (the new master keeps no replica: REDIS_WAIT_REPLICAS=1 "
+                        "is never met)")
     p.add_argument("--users", type=int, default=6)
     p.add_argument("--rate", type=float, default=20.0, help="sends per second, all users together")
     p.add_argument("--read-rate", type=float, default=5.0)
