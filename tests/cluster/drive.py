@@ -449,7 +449,7 @@ class Driver:
         result = {"phases": [], "users": [], "replica_check": getattr(self, "replica_check", None)}
         print()
         print(f"{'phase':<22} {'window s':>8} {'ack-win s':>9} {'sent':>5} {'acked':>5} {'deliv':>5} {'lost':>4} "
-              f"{'dup':>4} {'unack':>5} {'reads':>5} {'rfail':>5}  notes")
+              f"{'dup':>4} {'unack':>5} {'reads':>5} {'rfail':>5} {'rmax s':>6}  notes")
         for ph in self.phases:
             ms = [m for m in self.msgs if m.phase == ph["name"]]
             ph_acked = [m for m in ms if m.id]
@@ -492,7 +492,8 @@ class Driver:
             fmt = lambda v: "never" if v is None else f"{v:.2f}"
             ph["notes"].append(f"send-to-delivered p50 {pct(0.5):.2f} p90 {pct(0.9):.2f} max {pct(1.0):.2f} s")
             print(f"{ph['name']:<22} {fmt(w):>8} {fmt(wa):>9} {len(ms):>5} {len(ph_acked):>5} {len(delivered):>5} "
-                  f"{len(lost):>4} {len(dup):>4} {len(unacked):>5} {len(reads):>5} {len(rfail):>5}  "
+                  f"{len(lost):>4} {len(dup):>4} {len(unacked):>5} {len(reads):>5} {len(rfail):>5} "
+                  f"{row['max_read_latency_s']:>6.2f}  "
                   f"{'; '.join(ph['notes'])}")
             if lost:
                 self.failures.append(f"{ph['name']}: {len(lost)} acknowledged messages lost "

@@ -61,15 +61,15 @@ redis_start() {                     # redis_start HOST NAME [--sentinel]
   local h=$1 name=$2; shift 2
   in_ns "$h" setsid bash -c 'echo $$ >"$1"; exec redis-server "$2" "${@:3}"' _ \
     "$TMP/$name.pid" "$TMP/$name/redis.conf" "$@" </dev/null >>"$TMP/logs/$name.log" 2>&1 &
-  local i
+  local i auth=()
+  [[ $name == sentinel-* ]] || auth=(-a "$REDIS_PASS" --no-auth-warning)   # the Sentinels have no password
   for ((i = 0; i < 100; i++)); do
-    [[ -s $TMP/$name.pid ]] && in_ns "$h" redis-cli -h "${IP[$h]}" -p "$(port_of "$name")" $(redis_auth "$name") \
+    [[ -s $TMP/$name.pid ]] && in_ns "$h" redis-cli -h "${IP[$h]}" -p "$(port_of "$name")" "${auth[@]}" \
       ping 2>/dev/null | grep -q PONG && return 0
     sleep 0.1
   done
   die "$name on $h does not answer PING (log: $TMP/logs/$name.log)"
 }
-redis_auth() { [[ $1 == sentinel-* ]] || echo "-a $REDIS_PASS --no-auth-warning"; }
 port_of() { [[ $1 == sentinel-* ]] && echo 26379 || echo 6379; }
 
 do_action() {
