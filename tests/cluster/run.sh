@@ -350,6 +350,34 @@ done
 
 [[ ${CHATC_STOP_AFTER:-} == apps ]] && { RC=0; exit 0; }
 
+# After a failed run, before anything is stopped: the primary's sessions and locks, and the stack of every thread
+# of the application hosts' chat programs, for the report.
+diagnostics() {
+  echo "==== pg_stat_activity on the primary ($(date -u +%T))"
+  in_ns client psql -X -h "${IP[data]}" -U postgres -d chat -c "SELECT pid, usename, client_addr, client_port, state,
+    wait_event_type, wait_event, round(extract(epoch FROM now() - xact_start)::numeric, 1) AS xact_s,
+    left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS query FROM pg_stat_activity WHERE datname = 'chat'
+    ORDER BY xact_start NULLS LAST"
+  echo "==== waiting locks"
+  in_ns client psql -X -h "${IP[data]}" -U postgres -d chat -c "SELECT pid, locktype, mode, relation::regclass,
+    pg_blocking_pids(pid) AS blocked_by FROM pg_locks WHERE NOT granted"
+  local h p comm
+  for h in app-a app-b; do         # which process holds which connection to the primary (client_port above)
+    echo "==== $h: connections to the primary"
+    in_ns "$h" ss -Htnp "dst ${IP[data]}:5432"
+  done
+  command -v gdb >/dev/null || { echo "(no gdb: no stacks)"; return 0; }
+  for h in app-a app-b; do
+    for p in $(ip netns pids "chatc-$h"); do
+      comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue
+      [[ $comm == chat-* ]] || continue
+      echo "==== $h $comm pid $p"
+      timeout 30 gdb -p "$p" -batch -nx -ex 'set pagination off' -ex 'thread apply all bt 25' 2>&1 |
+        grep -E '^(Thread|#)' | head -n 200
+    done
+  done
+}
+
 # ------------------------------------------------------------------------------------------------
 # 5. the driver, on the client host
 
@@ -363,5 +391,8 @@ in_ns client env CHATC_TMP="$TMP" CHATC_RUN="$HERE/run.sh" timeout -k 5 200 "$PY
   --result "$TMP/result.json" ${CHATC_DRIVE_ARGS:-}
 RC=$?
 set -e
-((RC == 0)) || say "the driver failed (exit $RC)"
+if ((RC != 0)); then
+  say "the driver failed (exit $RC); what the primary and the handlers are doing: $TMP/logs/diagnostics.txt"
+  diagnostics >"$TMP/logs/diagnostics.txt" 2>&1 || true
+fi
 exit "$RC"
