@@ -247,6 +247,15 @@ synchronous_commit = on
 max_wal_senders = 5
 hot_standby = on
 max_connections = 200
+# An application host that drops off the network (fault 3) leaves its sessions behind, and one of them may hold
+# a conversation's advisory lock (a send's outbox relay, mid-transaction): every send to that conversation, from
+# every host, then waits for it. The kernel would keep the session for hours (2 h before the first keepalive, or
+# some 15 min of retransmissions when the server's last answer was never acknowledged): keepalives and a TCP
+# user timeout end it in about 5 s.
+tcp_keepalives_idle = 2
+tcp_keepalives_interval = 1
+tcp_keepalives_count = 3
+tcp_user_timeout = 5000
 EOF
 pg_start data "$TMP/pg-primary" || die "the primary did not start ($TMP/logs/postgres-data.log)"
 in_ns data "$REPO_DIR/deploy/stack.sh" setup-db -h "${IP[data]}" -U postgres >>"$TMP/logs/setup-db.log" 2>&1 ||
@@ -350,8 +359,9 @@ done
 
 [[ ${CHATC_STOP_AFTER:-} == apps ]] && { RC=0; exit 0; }
 
-# After a failed run, before anything is stopped: the primary's sessions and locks, and the stack of every thread
-# of the application hosts' chat programs, for the report.
+# After a failed run, before anything is stopped (app-a's link is still down after fault 3: its sessions on the
+# primary look idle to PostgreSQL): the primary's sessions and locks, who holds each connection, and the stack of
+# every thread of the application hosts' chat programs, for the report.
 diagnostics() {
   echo "==== pg_stat_activity on the primary ($(date -u +%T))"
   in_ns client psql -X -h "${IP[data]}" -U postgres -d chat -c "SELECT pid, usename, client_addr, client_port, state,
