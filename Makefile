@@ -6,7 +6,7 @@ JOBS ?= 2
 PYTHON := /usr/bin/python3
 
 .PHONY: all deps build run up down status migrate test unit-test sanitize-test fuzz-test integration-test chaos-test \
-        container-test bench format clean install deb
+        container-test test-cluster bench format clean install deb
 
 all: build
 
@@ -42,7 +42,7 @@ migrate: build
 	@deploy/stack.sh migrate
 
 test: build
-	@$(MAKE) --no-print-directory unit-test sanitize-test fuzz-test integration-test chaos-test container-test
+	@$(MAKE) --no-print-directory unit-test sanitize-test fuzz-test integration-test chaos-test container-test test-cluster
 
 unit-test:
 	@ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
@@ -70,6 +70,12 @@ container-test: deb
 # Its own stack, every program killed or crashed under load (about 3 minutes): nothing acknowledged is lost.
 chaos-test:
 	@$(PYTHON) -m pytest tests/chaos -q -s -p no:cacheprovider
+
+# Simulated hosts on this machine (root: ip netns, about 2 minutes): two application hosts in the stack's external
+# mode, PostgreSQL primary and replica, Redis primary and replica, three Sentinels; the Redis primary killed, the
+# PostgreSQL replica stopped, an application host cut off, under traffic (tests/cluster/README.md).
+test-cluster:
+	@CHAT_BUILD_DIR=$(abspath $(BUILD_DIR)) tests/cluster/run.sh
 
 # PostgreSQL durable, as make run has it, then without fsync (BENCH_DURABLE=1 or 0: one of them; tests/bench/run.py).
 bench: build

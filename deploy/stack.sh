@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Dev stack of the chat backend in one run dir, under supervisord: make run/up/down/status, tests, benchmarks.
 #
-# usage: deploy/stack.sh up|down|run|status|env|migrate|ctl ARGS...
-#   up       start everything; prints "chat stack ready: http://127.0.0.1:PORT" when /health answers 200
+# usage: deploy/stack.sh up|down|run|status|env|migrate|setup-db|ctl ARGS...
+#   up       start everything; prints "chat stack ready: http://ADDR:PORT" when /health answers 200
 #   down     stop everything of this run dir (idempotent, also for a half-started or crashed stack)
 #   run      up, follow every log in the foreground, down on Ctrl-C / SIGTERM / exit (wherever the output goes)
 #   status   one line per program; exit 0 when all are running, 3 otherwise
 #   env      print the path of chat.env (the environment every program of the stack gets)
 #   migrate  run chat-migrate against the running stack
+#   setup-db PSQL-ARGS...  the roles chat_owner, chat_app and the database chat on a PostgreSQL cluster that psql
+#            reaches with PSQL-ARGS as its superuser (e.g. `setup-db -h 10.77.0.11 -U postgres`): what `up` does to
+#            its own cluster, for a database host of the external mode
 #   ctl      supervisorctl of this stack (e.g. `ctl status`, `ctl pid chat-worker:chat-worker-1`)
 #
 # Every program (PostgreSQL, Redis, the FastCGI handler groups, the realtime daemons, the workers, nginx) runs
@@ -20,7 +23,16 @@
 # RATE_LIMIT_SEND(_BURST), HANDLER_PROCS, HANDLER_THREADS, WORKER_PROCS, REALTIME_PROCS, LOG_LEVEL,
 # CHAT_PG_DURABLE=0 (fsync off: benchmarks only, a crash loses acknowledged writes). chat.env gets
 # REALTIME_PORTS=p1,p2,...: each chat-realtime daemon's own port; WORKER_METRICS_PORTS=p1,...: each chat-worker's
-# /metrics port (chat-worker-N has the Nth, as its WORKER_METRICS_PORT).
+# /metrics port (chat-worker-N has the Nth, as its WORKER_METRICS_PORT). CHAT_HTTP_ADDR (default 127.0.0.1): the
+# address nginx listens on.
+#
+# External services (CHAT_EXTERNAL_SERVICES=1): an application host of a cluster (tests/cluster). PostgreSQL and
+# Redis are elsewhere and already set up (`setup-db` on the database host): the stack starts neither, makes no
+# database, and takes DATABASE_URL, MIGRATE_DATABASE_URL, DATABASE_REPLICA_URL, REDIS_URL, REDIS_SENTINELS,
+# REDIS_MASTER_NAME, REDIS_WAIT_REPLICAS and REDIS_WAIT_MS from the environment as they are (DATABASE_URL and
+# REDIS_URL are required). Migrations run only with CHAT_MIGRATE=1 (one host of the cluster does them, once), and
+# need MIGRATE_DATABASE_URL. JWT_SECRET_KEY must be the same on every host (a token from one is checked by the
+# others), so it is required too.
 set -euo pipefail
 
 PATH=$PATH:/usr/sbin:/sbin         # nginx lives in /usr/sbin
@@ -52,6 +64,8 @@ CALLER_BUILD=${CHAT_BUILD_DIR:-}
 RUN=$(realpath -m "${CHAT_RUN_DIR:-$REPO_DIR/.run}")
 BUILD=$(realpath -m "${CHAT_BUILD_DIR:-$REPO_DIR/build}")
 PORT=${CHAT_HTTP_PORT:-8080}
+ADDR=${CHAT_HTTP_ADDR:-127.0.0.1}
+EXTERNAL=${CHAT_EXTERNAL_SERVICES:-0}
 ENV_FILE=$RUN/chat.env
 LOGS=$RUN/logs
 PIDS=$RUN/pids
@@ -196,6 +210,7 @@ env_value() {                     # env_value KEY: a value from chat.env (quotes
   [[ -f $ENV_FILE ]] || return 0
   sed -n "s/^$1=//p" "$ENV_FILE" | tail -n1 | sed -e "s/^'\(.*\)'\$/\1/"
 }
+env_addr() { local a; a=$(env_value CHAT_HTTP_ADDR); echo "${a:-127.0.0.1}"; }   # chat.env of older stacks lacks it
 
 # read_groups: HANDLERS=(the FastCGI handler groups), as CMake wrote them from handlers/groups.cmake into the build
 # (the one list of them); chat-NAME listens on $RUN/sock/NAME.sock behind nginx's upstream chat_NAME, which the
@@ -262,7 +277,7 @@ cmd_up() {
   lock_run_dir
 
   if stack_running; then
-    say "chat stack already running at http://127.0.0.1:$(env_value CHAT_HTTP_PORT) (run dir $RUN)"
+    say "chat stack already running at http://$(env_addr):$(env_value CHAT_HTTP_PORT) (run dir $RUN)"
     return 0
   fi
 
@@ -275,9 +290,15 @@ cmd_up() {
   done
   [[ $REALTIME_PROCS =~ ^[0-9]+$ ]] || die "REALTIME_PROCS must be a number (got '$REALTIME_PROCS')"
   [[ ${CHAT_PG_DURABLE:-1} =~ ^[01]$ ]] || die "CHAT_PG_DURABLE must be 0 or 1 (got '$CHAT_PG_DURABLE')"
-  local tool
-  for tool in "$PGBIN/initdb" "$PGBIN/postgres" psql redis-server redis-cli supervisord supervisorctl nginx envsubst \
-      curl ss flock setpriv; do
+  [[ $EXTERNAL =~ ^[01]$ ]] || die "CHAT_EXTERNAL_SERVICES must be 0 or 1 (got '$EXTERNAL')"
+  [[ $ADDR =~ ^[0-9.]+$|^[0-9a-fA-F:]*:[0-9a-fA-F:.]*$ ]] || die "CHAT_HTTP_ADDR must be an IP address (got '$ADDR')"
+  local tools=(psql redis-cli supervisord supervisorctl nginx envsubst curl ss flock setpriv) tool
+  if ((EXTERNAL)); then
+    check_external_settings
+  else
+    tools+=("$PGBIN/initdb" "$PGBIN/postgres" redis-server)
+  fi
+  for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null || die "missing program: $tool (deploy/deps.sh installs it)"
   done
   local needed=(chat-migrate chat-worker "${HANDLERS[@]/#/chat-}")
@@ -291,8 +312,10 @@ cmd_up() {
     die "port $PORT is already in use by another program (ss: $(ss -Hltnp "sport = :$PORT" | head -n1 | tr -s ' ')); set CHAT_HTTP_PORT"
   fi
   if ((IS_ROOT)); then
-    id -u postgres >/dev/null 2>&1 || die "no 'postgres' OS user: PostgreSQL refuses to run as root"
-    check_traversable postgres postgres "$RUN"
+    if ((!EXTERNAL)); then
+      id -u postgres >/dev/null 2>&1 || die "no 'postgres' OS user: PostgreSQL refuses to run as root"
+      check_traversable postgres postgres "$RUN"
+    fi
     check_traversable nobody nogroup "$RUN"
   fi
 
@@ -309,19 +332,21 @@ cmd_up() {
   chmod 755 "$RUN"/{pgsock,sock,pids,logs} "$NGINX_PREFIX"
   chmod 700 "$RUN/redis"
 
-  # ---- 1. the database cluster, once
+  # ---- 1. the database cluster, once (external services: the database host has its own)
   STEP=postgres STEP_LOG=$LOGS/postgres.log
-  touch "$STEP_LOG"
-  if ((IS_ROOT)); then
-    chown postgres:postgres "$RUN/pgsock" "$STEP_LOG"
-    [[ -d $RUN/pg ]] || install -d -o postgres -g postgres -m 700 "$RUN/pg"
-  else
-    mkdir -p "$RUN/pg"
-    chmod 700 "$RUN/pg"
-  fi
-  if [[ ! -s $RUN/pg/PG_VERSION ]]; then
-    as_pg "$PGBIN/initdb" -D "$RUN/pg" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >>"$STEP_LOG" 2>&1 9>&- ||
-      fail "$STEP" "$STEP_LOG" "initdb failed"
+  if ((!EXTERNAL)); then
+    touch "$STEP_LOG"
+    if ((IS_ROOT)); then
+      chown postgres:postgres "$RUN/pgsock" "$STEP_LOG"
+      [[ -d $RUN/pg ]] || install -d -o postgres -g postgres -m 700 "$RUN/pg"
+    else
+      mkdir -p "$RUN/pg"
+      chmod 700 "$RUN/pg"
+    fi
+    if [[ ! -s $RUN/pg/PG_VERSION ]]; then
+      as_pg "$PGBIN/initdb" -D "$RUN/pg" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >>"$STEP_LOG" 2>&1 9>&- ||
+        fail "$STEP" "$STEP_LOG" "initdb failed"
+    fi
   fi
 
   # ---- 2. chat.env, nginx's config and supervisord's
@@ -361,15 +386,25 @@ cmd_up() {
     sleep 0.1
   done
   ((i < 100)) || fail "$STEP" "$LOGS/supervisord.out" "supervisord does not answer on $SUP_SOCK"
-  STEP=postgres STEP_LOG=$LOGS/postgres.log
-  wait_for 60 "PostgreSQL to accept connections" pg_ready
-  setup_database
-  STEP=redis STEP_LOG=$LOGS/redis.log
-  wait_for 20 "Redis to answer PING on $REDIS_SOCK" redis_ready
-  run_migrate
-  local durable="durable"
-  [[ ${CHAT_PG_DURABLE:-1} == 0 ]] && durable="NOT durable: fsync off (CHAT_PG_DURABLE=0)"
-  say "[3/5] database  PostgreSQL 15 and Redis in $RUN ($durable)"
+  if ((EXTERNAL)); then
+    # Nothing to start: the database must answer as the programs connect (the application role), and the
+    # schema is made by the one host that migrates. Redis is checked by /health below (through Sentinel, when
+    # REDIS_SENTINELS is set: the programs' own way to find the master).
+    STEP=postgres STEP_LOG=$LOGS/stack.log
+    wait_for 60 "PostgreSQL to accept connections at DATABASE_URL" external_pg_ready
+    if [[ ${CHAT_MIGRATE:-0} == 1 ]]; then run_migrate; fi
+    say "[3/5] database  external: DATABASE_URL, REDIS_${REDIS_SENTINELS:+SENTINELS}${REDIS_SENTINELS:-URL} (migrations: $([[ ${CHAT_MIGRATE:-0} == 1 ]] && echo run || echo not here))"
+  else
+    STEP=postgres STEP_LOG=$LOGS/postgres.log
+    wait_for 60 "PostgreSQL to accept connections" pg_ready
+    setup_database
+    STEP=redis STEP_LOG=$LOGS/redis.log
+    wait_for 20 "Redis to answer PING on $REDIS_SOCK" redis_ready
+    run_migrate
+    local durable="durable"
+    [[ ${CHAT_PG_DURABLE:-1} == 0 ]] && durable="NOT durable: fsync off (CHAT_PG_DURABLE=0)"
+    say "[3/5] database  PostgreSQL 15 and Redis in $RUN ($durable)"
+  fi
 
   # ---- 4. the programs: handler groups, workers, realtime daemons, then nginx (supervisord's priorities)
   STEP=services STEP_LOG=""
@@ -397,20 +432,20 @@ cmd_up() {
   STEP=health STEP_LOG=""
   local code=000
   for ((i = 0; i < 300; i++)); do
-    code=$(curl -s --noproxy '*' -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health" 2>/dev/null) || code=000
+    code=$(curl -s --noproxy '*' -m 2 -o /dev/null -w '%{http_code}' "http://$(url_host):$PORT/health" 2>/dev/null) || code=000
     [[ $code == 200 ]] && break
     sleep 0.1
   done
   if [[ $code != 200 ]]; then
-    fail "$STEP" "" "GET http://127.0.0.1:$PORT/health answered $code, not 200, for 30 s: $(curl -s --noproxy '*' -m 2 \
-      "http://127.0.0.1:$PORT/health" 2>&1 | head -c 300)"
+    fail "$STEP" "" "GET http://$(url_host):$PORT/health answered $code, not 200, for 30 s: $(curl -s --noproxy '*' -m 2 \
+      "http://$(url_host):$PORT/health" 2>&1 | head -c 300)"
   fi
 
   UP_DONE=1
   trap - EXIT INT TERM
   flock -u 9
   exec 9>&-
-  say "[5/5] ready     chat stack ready: http://127.0.0.1:$PORT (run dir $RUN)"
+  say "[5/5] ready     chat stack ready: http://$(url_host):$PORT (run dir $RUN)"
 }
 
 # wait_for SECONDS WHAT COMMAND...: until COMMAND succeeds, or fail the current step
@@ -435,7 +470,13 @@ pg_ready() {
 # The cluster's superuser (postgres) is for this set-up alone. Objects an earlier version of the stack made
 # as the superuser are handed to chat_owner.
 setup_database() {
-  local sq=(psql -qAtX -v ON_ERROR_STOP=1 -h "$RUN/pgsock" -p "$PG_PORT" -U "$PG_SUPER")
+  setup_roles_db -h "$RUN/pgsock" -p "$PG_PORT" -U "$PG_SUPER"
+}
+
+# setup_roles_db PSQL-ARGS...: the one definition of the roles and the database, for the stack's own cluster
+# and for a database host of the external mode (`stack.sh setup-db`); psql with PSQL-ARGS is the superuser.
+setup_roles_db() {
+  local sq=(psql -qAtX -v ON_ERROR_STOP=1 "$@")
   "${sq[@]}" -d postgres >>"$STEP_LOG" 2>&1 <<'SQL' || fail "$STEP" "$STEP_LOG" "creating the roles failed"
 DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'chat_owner') THEN CREATE ROLE chat_owner LOGIN; END IF;
@@ -464,6 +505,22 @@ END $$;
 SQL
 }
 redis_ready() { [[ $(redis-cli -s "$REDIS_SOCK" ping 2>/dev/null) == PONG ]]; }
+external_pg_ready() { psql -qAtX -d "$DATABASE_URL" -c 'SELECT 1' >/dev/null 2>&1; }
+url_host() { if [[ $ADDR == *:* ]]; then echo "[$ADDR]"; else echo "$ADDR"; fi; }
+
+# The external mode's settings, checked before anything starts. chat.env gets them as they are: every host of a
+# cluster must see the same database, the same Redis and the same secret.
+check_external_settings() {
+  [[ -n ${DATABASE_URL:-} ]] || die "CHAT_EXTERNAL_SERVICES=1 needs DATABASE_URL (the application role chat_app)"
+  [[ -n ${REDIS_URL:-} ]] || die "CHAT_EXTERNAL_SERVICES=1 needs REDIS_URL (with REDIS_SENTINELS: its password and db)"
+  [[ -n ${JWT_SECRET_KEY:-${SECRET_KEY:-}} ]] ||
+    die "CHAT_EXTERNAL_SERVICES=1 needs JWT_SECRET_KEY: every host of the cluster must check the others' tokens"
+  [[ ${CHAT_MIGRATE:-0} =~ ^[01]$ ]] || die "CHAT_MIGRATE must be 0 or 1 (got '$CHAT_MIGRATE')"
+  if [[ ${CHAT_MIGRATE:-0} == 1 && -z ${MIGRATE_DATABASE_URL:-} ]]; then
+    die "CHAT_MIGRATE=1 needs MIGRATE_DATABASE_URL (the owner role chat_owner)"
+  fi
+  return 0
+}
 http_ok() { [[ $(curl -s --noproxy '*' -m 1 -o /dev/null -w '%{http_code}' "$1" 2>/dev/null) == 200 ]]; }
 
 write_env_file() {
@@ -475,9 +532,19 @@ write_env_file() {
   {
     echo "# chat stack environment, written by deploy/stack.sh up; usable with: set -a; . $ENV_FILE"
     env_line ENVIRONMENT "$ENVIRONMENT"
-    env_line DATABASE_URL "postgresql:///chat?host=$RUN/pgsock&port=$PG_PORT&user=chat_app"
-    env_line MIGRATE_DATABASE_URL "postgresql:///chat?host=$RUN/pgsock&port=$PG_PORT&user=chat_owner"
-    env_line REDIS_URL "unix://$REDIS_SOCK"
+    if ((EXTERNAL)); then
+      env_line DATABASE_URL "$DATABASE_URL"
+      [[ -n ${MIGRATE_DATABASE_URL:-} ]] && env_line MIGRATE_DATABASE_URL "$MIGRATE_DATABASE_URL"
+      env_line REDIS_URL "$REDIS_URL"
+      for v in DATABASE_REPLICA_URL REDIS_SENTINELS REDIS_MASTER_NAME REDIS_WAIT_REPLICAS REDIS_WAIT_MS; do
+        [[ -n ${!v:-} ]] && env_line "$v" "${!v}"
+      done
+      env_line CHAT_EXTERNAL_SERVICES 1
+    else
+      env_line DATABASE_URL "postgresql:///chat?host=$RUN/pgsock&port=$PG_PORT&user=chat_app"
+      env_line MIGRATE_DATABASE_URL "postgresql:///chat?host=$RUN/pgsock&port=$PG_PORT&user=chat_owner"
+      env_line REDIS_URL "unix://$REDIS_SOCK"
+    fi
     env_line JWT_SECRET_KEY "$secret"
     env_line BACKEND_CORS_ORIGINS "$CORS_NORMALIZED"
     for v in ACCESS_TOKEN_EXPIRE_MINUTES REFRESH_TOKEN_EXPIRE_DAYS REFRESH_REUSE_GRACE_SECONDS MODERATION_HOUR_SECONDS \
@@ -489,6 +556,8 @@ write_env_file() {
       env_line "$v" "${!v}"
     done
     env_line CHAT_HTTP_PORT "$PORT"
+    # (the default, 127.0.0.1, is left out: chat.env of the default stack stays as it was)
+    [[ $ADDR != 127.0.0.1 ]] && env_line CHAT_HTTP_ADDR "$ADDR"
     env_line CHAT_RUN_DIR "$RUN"
     env_line CHAT_BUILD_DIR "$BUILD"
     env_line CHAT_PG_DURABLE "${CHAT_PG_DURABLE:-1}"
@@ -549,17 +618,19 @@ minfds=$(ulimit -Hn | sed 's/unlimited/20000/' | awk '{print ($1 < 20000) ? $1 :
 silent=true
 identifier=chat-stack:$RUN
 EOF
-    echo
-    echo "[program:postgres]"
-    echo "command=$PGBIN/postgres $pgopts"
-    ((IS_ROOT)) && echo "user=postgres"
-    echo "stdout_logfile=$LOGS/postgres.log"
-    sup_common 10 INT 30 true
-    echo
-    echo "[program:redis]"
-    echo "command=redis-server --port 0 --unixsocket $REDIS_SOCK --unixsocketperm 700 --save \"\" --appendonly yes --appendfsync everysec --dir $RUN/redis --daemonize no"
-    echo "stdout_logfile=$LOGS/redis.log"
-    sup_common 10 TERM 30 true
+    if ((!EXTERNAL)); then
+      echo
+      echo "[program:postgres]"
+      echo "command=$PGBIN/postgres $pgopts"
+      ((IS_ROOT)) && echo "user=postgres"
+      echo "stdout_logfile=$LOGS/postgres.log"
+      sup_common 10 INT 30 true
+      echo
+      echo "[program:redis]"
+      echo "command=redis-server --port 0 --unixsocket $REDIS_SOCK --unixsocketperm 700 --save \"\" --appendonly yes --appendfsync everysec --dir $RUN/redis --daemonize no"
+      echo "stdout_logfile=$LOGS/redis.log"
+      sup_common 10 TERM 30 true
+    fi
     for h in "${HANDLERS[@]}"; do
       echo
       echo "[fcgi-program:chat-$h]"
@@ -631,7 +702,7 @@ render_nginx() {
   local user="nobody nogroup"
   ((IS_ROOT)) || user="$(id -un) $(id -gn)"   # ignored (with a warning) when nginx is not root
   # the API documentation: the build's www/ (cmake/www.cmake)
-  CHAT_LISTEN_ADDR=127.0.0.1 CHAT_HTTP_PORT=$PORT CHAT_SOCK_DIR=$SOCKS CHAT_LOG_DIR=$LOGS CHAT_WWW_DIR=$BUILD/www \
+  CHAT_LISTEN_ADDR=$ADDR CHAT_HTTP_PORT=$PORT CHAT_SOCK_DIR=$SOCKS CHAT_LOG_DIR=$LOGS CHAT_WWW_DIR=$BUILD/www \
     CHAT_PID_DIR=$PIDS CHAT_NGINX_TEMP_DIR=$NGINX_PREFIX/tmp CHAT_NGINX_USER=$user \
     "$REPO_DIR/deploy/render-nginx.sh" --nginx-conf-dir "$NGINX_PREFIX/conf" --site "$NGINX_PREFIX/conf/chat-site.conf" \
     --main "$NGINX_PREFIX/conf/nginx.conf" --src "$REPO_DIR/nginx" --src "$BUILD/nginx" \
@@ -726,7 +797,7 @@ cmd_status() {
   out=$(ctl status 2>&1) || rc=3
   echo "$out"
   grep -qv RUNNING <<<"$out" && rc=3
-  echo "http://127.0.0.1:$(env_value CHAT_HTTP_PORT) (run dir $RUN)"
+  echo "http://$(env_addr):$(env_value CHAT_HTTP_PORT) (run dir $RUN)"
   return $rc
 }
 
@@ -740,6 +811,14 @@ cmd_migrate() {
     exit 1
   fi
   echo "migrations applied"
+}
+
+# setup-db PSQL-ARGS...: setup_database's roles and database on a cluster this stack does not run
+cmd_setup_db() {
+  (($#)) || die "usage: $0 setup-db PSQL-ARGS... (psql's connection options for the superuser, e.g. -h HOST -U postgres)"
+  STEP=setup-db STEP_LOG=/dev/stderr
+  setup_roles_db "$@"
+  echo "roles chat_owner, chat_app and database chat ready"
 }
 
 # defaults of the settings read by `up`
@@ -756,6 +835,7 @@ case ${1:-} in
   status) cmd_status ;;
   env) echo "$ENV_FILE" ;;
   migrate) cmd_migrate ;;
+  setup-db) shift; cmd_setup_db "$@" ;;
   ctl) shift; [[ -f $SUP_CONF ]] || die "no $SUP_CONF: start the stack first"; ctl "$@" ;;
-  *) echo "usage: $0 up|down|run|status|env|migrate|ctl ARGS..." >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|run|status|env|migrate|setup-db|ctl ARGS..." >&2; exit 2 ;;
 esac
