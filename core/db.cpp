@@ -126,8 +126,8 @@ void Connection::abandon_transaction() {
 Connection::CommittedThen Connection::exec_committed_then(const Statement& st, const std::vector<Param>& params,
                                                           const std::vector<Call>& then) {
   if (in_tx_ || tx_pending_) throw std::logic_error("exec_committed_then inside a transaction");
-  std::vector<Call> calls{Call{nullptr, {}, "BEGIN"}, Call{&st, params}, Call{nullptr, {}, "COMMIT"},
-                          Call{nullptr, {}, "BEGIN"}};
+  std::vector<Call> calls{Call{nullptr, {}, "BEGIN"}, Call{&st, params}, Call{nullptr, {}, "COMMIT"}};
+  if (!then.empty()) calls.push_back(Call{nullptr, {}, "BEGIN"});
   calls.insert(calls.end(), then.begin(), then.end());
   std::optional<DbError> error;
   std::vector<Result> results = flight(calls, &error);

@@ -125,7 +125,7 @@ class Connection {
   // after a send). When the first transaction did not commit this throws DbError and nothing is committed;
   // never retried: when the connection is lost after the COMMIT was sent, whether it committed is unknown,
   // and the caller must say so (503). When only `then` failed, the second transaction is already rolled back
-  // and `then_error` says why.
+  // and `then_error` says why. With `then` empty there is no second transaction.
   struct CommittedThen {
     Result first;
     std::vector<Result> then;

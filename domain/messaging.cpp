@@ -236,7 +236,7 @@ http::Response send_message(Context& ctx, const CurrentUser& me, SendInput in, c
       return ctx.db.exec_committed_then(kSend,
                                         {in.conversation_id, me.id, in.content, in.message_type, in.media_url,
                                          in.parent_id, in.idempotency_key, request_hash(in), db::text_array(names)},
-                                        relay_flight(in.conversation_id));
+                                        relay_flight(ctx, in.conversation_id));
     } catch (const db::DbError& e) {
       if (e.sqlstate() == kAborted) http::forbidden(w.archived);
       throw;

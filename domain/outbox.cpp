@@ -7,6 +7,7 @@
 #include "domain/outbox.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include "core/log.hpp"
 #include "core/timefmt.hpp"
@@ -31,9 +32,11 @@ constexpr db::Statement kLockConversation{
     "set_config('enable_seqscan', 'off', true)"};
 // The rows, deleted at once and kept only by this transaction's lock until the XADDs are done.
 // `id = ANY(ARRAY(...))` makes the page an InitPlan and the DELETE an index lookup of its ids (`IN (SELECT ...)`
-// can become a hash join that scans the whole table). $2 is the page size, kRelayPage.
+// can become a hash join that scans the whole table). $2 is the page size, kRelayPage; $3 the id after which the
+// page starts (0; RelayMemo::resume_after while the replicas lag).
 #define CHAT_OUTBOX_TAKE(where)                                                                            \
-  "DELETE FROM outbox WHERE id = ANY(ARRAY(SELECT id FROM outbox WHERE " where " ORDER BY id LIMIT $2)) "   \
+  "DELETE FROM outbox WHERE id = ANY(ARRAY(SELECT id FROM outbox WHERE " where " AND id > $3 "              \
+  "ORDER BY id LIMIT $2)) "                                                                                 \
   "RETURNING id, stream, coalesce(conversation_id::text, '') AS conversation_id, event_type, audience, "   \
   "user_ids, payload"
 constexpr db::Statement kTakeOfConversation{"outbox_take", CHAT_OUTBOX_TAKE("conversation_id = $1::uuid")};
@@ -45,6 +48,11 @@ constexpr db::Statement kPendingConversations{
 
 std::optional<std::string> opt_uuid(const std::string& s) {
   return s.empty() ? std::nullopt : std::optional<std::string>(s);
+}
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 // One per relaying thread: each thread relays through its own Context's Redis client.
@@ -105,9 +113,9 @@ int append_taken(Context& ctx, db::Transaction& tx, const std::string& conversat
       const redis::Reply& w = replies[xadds];
       std::optional<int64_t> acked = w.is_integer() ? std::optional<int64_t>(w.integer()) : std::nullopt;
       const bool enough = may_delete_after_wait(acked, required);
-      memo.waited(enough);
+      memo.waited(enough, steady_ms());
       if (!enough) {
-        for (int64_t id : appended) memo.appended(id, now);
+        for (int64_t id : appended) memo.appended(id, now, conversation_id);
         log::warn("outbox_wait_short", {{"conversation_id", conversation_id},
                                         {"acked", acked ? std::to_string(*acked) : w.str()},
                                         {"required", std::to_string(required)}});
@@ -116,6 +124,7 @@ int append_taken(Context& ctx, db::Transaction& tx, const std::string& conversat
     }
     tx.commit();
     for (const auto& [id, i] : order) memo.deleted(id);
+    memo.caught_up(conversation_id);
     return static_cast<int>(order.size());
   } catch (const redis::RedisError& e) {
     log::warn("outbox_relay_deferred", {{"conversation_id", conversation_id}, {"error", e.what()}});
@@ -137,9 +146,21 @@ bool RelayMemo::needs_append(int64_t outbox_id, Connection on) const {
   return it == appended_.end() || !(it->second == on);
 }
 
-void RelayMemo::appended(int64_t outbox_id, Connection on) {
-  if (appended_.size() >= kMaxRows) appended_.clear();
+void RelayMemo::appended(int64_t outbox_id, Connection on, const std::string& conversation_id) {
+  if (appended_.size() >= kMaxRows) {
+    appended_.clear();
+    high_.clear();
+  }
   appended_[outbox_id] = on;
+  High& h = high_[conversation_id];
+  if (!(h.on == on)) h = High{0, on};
+  h.id = std::max(h.id, outbox_id);
+}
+
+int64_t RelayMemo::resume_after(const std::string& conversation_id, Connection on) const {
+  if (!short_) return 0;
+  auto it = high_.find(conversation_id);
+  return it != high_.end() && it->second.on == on ? it->second.id : 0;
 }
 
 int RelayMemo::wait_timeout_ms(int configured) const { return short_ ? std::min(configured, kShortWaitMs) : configured; }
@@ -165,19 +186,31 @@ void Outbox::job(db::Transaction& tx, const std::string& type, const std::string
 }
 
 void Outbox::relay(Context& ctx) {
-  for (const auto& c : conversations_) relay_conversation(ctx, c);
+  if (!relay_memo().paused(steady_ms())) {
+    for (const auto& c : conversations_) relay_conversation(ctx, c);
+  }
   conversations_.clear();
 }
 
-std::vector<db::Call> relay_flight(const std::string& conversation_id) {
+namespace {
+
+std::vector<db::Call> take_flight(Context& ctx, const std::string& conversation_id) {
   const db::Statement& take = conversation_id.empty() ? kTakeOfNone : kTakeOfConversation;
-  return {db::Call{&kLockConversation, {conversation_id}}, db::Call{&take, {conversation_id, kRelayPage}}};
+  const int64_t after = relay_memo().resume_after(conversation_id, {&ctx.redis, ctx.redis.opens()});
+  return {db::Call{&kLockConversation, {conversation_id}}, db::Call{&take, {conversation_id, kRelayPage, after}}};
+}
+
+}  // namespace
+
+std::vector<db::Call> relay_flight(Context& ctx, const std::string& conversation_id) {
+  if (relay_memo().paused(steady_ms())) return {};
+  return take_flight(ctx, conversation_id);
 }
 
 int relay_conversation(Context& ctx, const std::string& conversation_id) {
   try {
     db::Transaction tx(ctx.db);
-    auto results = tx.exec_all(relay_flight(conversation_id));
+    auto results = tx.exec_all(take_flight(ctx, conversation_id));
     return append_taken(ctx, tx, conversation_id, results[1]);
   } catch (const db::DbError& e) {
     log::warn("outbox_relay_failed", {{"conversation_id", conversation_id}, {"error", e.what()}});
@@ -190,6 +223,7 @@ void relay_after_commit(Context& ctx, const std::string& conversation_id, db::Co
     log::warn("outbox_relay_failed", {{"conversation_id", conversation_id}, {"error", sent.then_error->what()}});
     return;
   }
+  if (sent.then.empty()) return;  // paused: no relay transaction was opened
   db::Transaction tx(ctx.db, db::kOpened);
   append_taken(ctx, tx, conversation_id, sent.then[1]);
 }

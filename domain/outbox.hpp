@@ -34,7 +34,8 @@ class Outbox {
   // Appends a background job for the worker (stream chat:jobs).
   void job(db::Transaction& tx, const std::string& type, const std::string& conversation_id, json::Value payload);
   // After commit: appends the pending rows of the touched conversations to Redis, in order. Never throws;
-  // when Redis is down the rows stay for the worker's relay.
+  // when Redis is down, or this thread's relays are paused (RelayMemo::paused), the rows stay for the worker's
+  // relay.
   void relay(Context& ctx);
 
  private:
@@ -65,27 +66,49 @@ class RelayMemo {
     bool operator==(const Connection&) const = default;
   };
   static constexpr int kShortWaitMs = 20;
+  // After a short WAIT the sends of this thread leave their rows to the worker's relay (once a second) for this
+  // long, then try again: a send that relays takes the conversation's lock and every pending row of it, and with
+  // no replica to wait for that is the whole, growing backlog on every send.
+  static constexpr int64_t kPauseMs = 1000;
   static constexpr size_t kMaxRows = 100'000;  // past this it forgets (rows are appended again: copies, no loss)
 
   bool needs_append(int64_t outbox_id, Connection on) const;
-  void appended(int64_t outbox_id, Connection on);
+  void appended(int64_t outbox_id, Connection on, const std::string& conversation_id);
   void deleted(int64_t outbox_id) { appended_.erase(outbox_id); }
+  // Where the conversation's next relay page starts while WAITs come back short: after the newest row appended on
+  // `on`. Without it every relay would take the same oldest page again (the rows stay until a replica has them),
+  // and past one page of waiting rows nothing newer would reach the stream. 0 otherwise (from the oldest row).
+  int64_t resume_after(const std::string& conversation_id, Connection on) const;
+  // A relay of the conversation committed: the next one starts from its oldest row again.
+  void caught_up(const std::string& conversation_id) { high_.erase(conversation_id); }
   // WAIT's timeout: the configured one, or kShortWaitMs after a WAIT that came back short.
   int wait_timeout_ms(int configured) const;
-  void waited(bool enough) { short_ = !enough; }
+  void waited(bool enough, int64_t now_ms) {
+    short_ = !enough;
+    short_at_ms_ = now_ms;
+  }
+  // Whether a send's relay should be left to the worker now.
+  bool paused(int64_t now_ms) const { return short_ && now_ms - short_at_ms_ < kPauseMs; }
   size_t size() const { return appended_.size(); }
 
  private:
+  struct High {
+    int64_t id = 0;
+    Connection on;
+  };
   std::unordered_map<int64_t, Connection> appended_;
+  std::unordered_map<std::string, High> high_;  // conversation → newest row appended, and where
   bool short_ = false;
+  int64_t short_at_ms_ = 0;
 };
 int relay_conversation(Context& ctx, const std::string& conversation_id);
 
 // The same relay in two parts, for a caller whose commit carries the relay's first flight
 // (db::Connection::exec_committed_then: the send). relay_flight: the calls that take the conversation's lock
-// and rows in an open transaction. relay_after_commit: appends what they took and commits, or logs why not
-// (the rows stay for the next relay). Never throws.
-std::vector<db::Call> relay_flight(const std::string& conversation_id);
+// and rows in an open transaction; none while this thread's relays are paused (RelayMemo::paused: the rows wait
+// for the worker's relay). relay_after_commit: appends what they took and commits, or logs why not (the rows
+// stay for the next relay). Never throws.
+std::vector<db::Call> relay_flight(Context& ctx, const std::string& conversation_id);
 void relay_after_commit(Context& ctx, const std::string& conversation_id, db::Connection::CommittedThen& sent);
 
 // The conversations ("" for none) that have pending rows, the one with the oldest row first.

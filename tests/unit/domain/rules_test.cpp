@@ -163,17 +163,29 @@ TEST(OutboxWait, WhileReplicasLagARowIsAppendedOncePerConnectionAndTheWaitIsShor
   const RelayMemo::Connection first{&client, 1}, reopened{&client, 2};
   EXPECT_TRUE(memo.needs_append(7, first));
   EXPECT_EQ(memo.wait_timeout_ms(200), 200);
-  memo.appended(7, first);
-  memo.waited(false);  // WAIT came back short: the row stays, on the stream already
+  memo.appended(7, first, "c");
+  memo.appended(5, first, "c");
+  EXPECT_EQ(memo.resume_after("c", first), 0) << "while WAITs succeed every relay starts from the oldest row";
+  memo.waited(false, 1000);  // WAIT came back short: the row stays, on the stream already
+  EXPECT_EQ(memo.resume_after("c", first), 7) << "the next page starts after what this connection has";
+  EXPECT_EQ(memo.resume_after("c", reopened), 0);
+  EXPECT_EQ(memo.resume_after("d", first), 0);
   EXPECT_FALSE(memo.needs_append(7, first)) << "a later WAIT on the same connection covers it";
   EXPECT_TRUE(memo.needs_append(7, reopened)) << "a new connection may be another master: append again";
   int other = 0;
   EXPECT_TRUE(memo.needs_append(7, RelayMemo::Connection{&other, 1})) << "another client's WAIT does not cover it";
   EXPECT_EQ(memo.wait_timeout_ms(200), RelayMemo::kShortWaitMs) << "the conversation's lock is held meanwhile";
   EXPECT_EQ(memo.wait_timeout_ms(5), 5);
-  memo.waited(true);
+  EXPECT_TRUE(memo.paused(1000 + RelayMemo::kPauseMs - 1)) << "sends leave their rows to the worker for a while";
+  EXPECT_FALSE(memo.paused(1000 + RelayMemo::kPauseMs)) << "then one relays again and finds out";
+  memo.waited(true, 3000);
+  EXPECT_FALSE(memo.paused(3001));
   EXPECT_EQ(memo.wait_timeout_ms(200), 200);
+  memo.waited(false, 4000);
+  memo.caught_up("c");
+  EXPECT_EQ(memo.resume_after("c", first), 0) << "a relay that committed: from the oldest row again";
   memo.deleted(7);
+  memo.deleted(5);
   EXPECT_TRUE(memo.needs_append(7, first));
   EXPECT_EQ(memo.size(), 0u);
 }
