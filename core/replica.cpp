@@ -47,6 +47,10 @@ Connection& Replica::for_read(Connection& primary, redis::Client& redis, const s
   }
   try {
     redis::Reply written = redis.command({"GET", stream::read_your_writes_key(user_id)});
+    if (redis_changed(redis)) {
+      ++primary_reads_;
+      return primary;
+    }
     std::string lsn = written.is_string() ? written.str() : "0/0";
     if (!conn_) conn_.emplace(url_, program_ + "-replica");
     Result r = conn_->exec(kReplicaState, {lsn});
@@ -63,20 +67,32 @@ Connection& Replica::for_read(Connection& primary, redis::Client& redis, const s
     down_until_ms_ = now_ms() + kRetryAfterMs;
   } catch (const redis::RedisError&) {
     // The caller's last write position is unknown: only the primary surely has it.
+    trouble_until_ms_ = now_ms() + remember_ms_;
   }
   ++primary_reads_;
   return primary;
 }
 
+bool Replica::redis_changed(const redis::Client& redis) {
+  const uint64_t opens = redis.opens(), generation = redis::master_generation(redis.target());
+  if (opens != seen_opens_ || generation != seen_generation_) {
+    seen_opens_ = opens;
+    seen_generation_ = generation;
+    trouble_until_ms_ = now_ms() + remember_ms_;
+  }
+  return now_ms() < trouble_until_ms_;
+}
+
 void Replica::wrote(Connection& primary, redis::Client& redis, const std::string& user_id) {
   if (url_.empty()) return;
   // The write is committed whatever happens here: a failure is logged, not answered. While Redis is down the
-  // reads cannot look the position up either and go to the primary; a key lost in a Redis failover leaves only
-  // REPLICA_MAX_LAG_MS between the caller and a stale page.
+  // reads cannot look the position up either and go to the primary, and for a while after (redis_changed).
   try {
     std::string lsn = primary.exec(kWalPosition).str(0, "lsn");
     redis.command({"SET", stream::read_your_writes_key(user_id), lsn, "PX", std::to_string(remember_ms_)});
+    redis_changed(redis);
   } catch (const std::exception& e) {
+    trouble_until_ms_ = now_ms() + remember_ms_;
     log::error("read_your_writes_unrecorded", {{"error", e.what()}});
   }
 }

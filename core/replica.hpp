@@ -8,6 +8,11 @@
 // the primary. A position rather than a time bound alone because only a position proves that one particular commit
 // is there: a replica 50 ms behind is "within a second" and still lacks the message sent 10 ms ago. Kept in Redis
 // rather than in the process because the caller's next request may reach another process or another host.
+//
+// A position only matters for a write younger than the lag bound: a replica whose last replayed commit is at most
+// REPLICA_MAX_LAG_MS old has replayed every commit before that. So the key lives 2 x REPLICA_MAX_LAG_MS + 1 s, and
+// for as long after this process saw Redis fail, reconnect or switch masters (a key set on a master that died
+// before replicating it is gone, as is one whose SET failed), every read goes to the primary.
 #pragma once
 
 #include <cstdint>
@@ -44,12 +49,18 @@ class Replica {
   uint64_t primary_reads() const { return primary_reads_; }
 
  private:
+  // Whether Redis failed, reconnected or switched masters less than the key's lifetime ago (noting a change now).
+  bool redis_changed(const redis::Client& redis);
+
   std::string url_;
   std::string program_;
   int max_lag_ms_;
   int remember_ms_;
   std::optional<Connection> conn_;
   int64_t down_until_ms_ = 0;
+  int64_t trouble_until_ms_ = 0;
+  uint64_t seen_opens_ = 0;
+  uint64_t seen_generation_ = 0;
   uint64_t replica_reads_ = 0;
   uint64_t primary_reads_ = 0;
 };
