@@ -264,9 +264,14 @@ install -d -o postgres -g postgres -m 700 "$TMP/pg-replica"
 in_ns replica setpriv --reuid=postgres --regid=postgres --init-groups -- "$PGBIN/pg_basebackup" -h "${IP[data]}" \
   -U postgres -D "$TMP/pg-replica" -R -X stream -c fast -N >>"$TMP/logs/basebackup.log" 2>&1 ||
   die "pg_basebackup failed ($TMP/logs/basebackup.log)"
+# The replica applies each commit 50 ms late: a replica on a LAN is a millisecond behind, and a sender reading
+# its own message back at once would find it there even with no read-your-writes rule at all. 50 ms behind, the
+# sender's read must go to the primary (the driver checks it gets its message), while the other users' reads,
+# whose last writes are older, are served by the replica (within REPLICA_MAX_LAG_MS).
 cat >>"$TMP/pg-replica/postgresql.conf" <<EOF
 listen_addresses = '${IP[replica]}'
 unix_socket_directories = '$TMP/pgsock-replica'
+recovery_min_apply_delay = '50ms'
 EOF
 pg_start replica "$TMP/pg-replica" || die "the replica did not start ($TMP/logs/postgres-replica.log)"
 for ((i = 0; i < 100; i++)); do
