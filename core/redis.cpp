@@ -5,6 +5,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cctype>
@@ -231,9 +232,11 @@ std::unique_ptr<redisContext, ContextDeleter> open_context(const Endpoint& ep, t
 }
 
 // The master: REDIS_URL's endpoint, or the address the first Sentinel that answers gives for the master's
-// name, checked with ROLE (a Sentinel that has not yet seen a failover names the demoted node).
+// name, checked with ROLE (a Sentinel that has not yet seen a failover names the demoted node). An address that
+// failed is not tried again for the next Sentinel: before a failover they all name the dead master.
 std::unique_ptr<redisContext, ContextDeleter> open_master(const Target& t) {
   if (t.sentinels.empty()) return open_context(t.endpoint);
+  std::vector<HostPort> failed;
   for (const HostPort& s : t.sentinels) {
     try {
       Endpoint sentinel;
@@ -246,6 +249,9 @@ std::unique_ptr<redisContext, ContextDeleter> open_master(const Target& t) {
       master.unix_socket = false;
       master.host = addr.element(0).str();
       master.port = std::atoi(addr.element(1).str().c_str());
+      const HostPort named{master.host, master.port};
+      if (std::find(failed.begin(), failed.end(), named) != failed.end()) continue;
+      failed.push_back(named);  // until it proves to be the master
       auto ctx = open_context(master);
       Reply role = run_argv(ctx, {"ROLE"});
       if (role.is_array() && role.size() > 0 && role.element(0).str() == "master") return ctx;

@@ -154,6 +154,36 @@ class Driver:
                 continue
         return None
 
+    async def check_periodic(self) -> None:
+        """The workers of both hosts share the periodic jobs: each (job, period) ran once (chat:sched:runs, run
+        records "<name> <period> <consumer> <ms> ok|failed <duration>"). Around the Redis failover a period's claim
+        may be lost with the old master and the period run again (docs/scale-out.md): those are counted apart."""
+        master = await self.sentinel_master()
+        if master is None:
+            self.failures.append("no Sentinel named a master at the end")
+            return
+        proc = await asyncio.create_subprocess_exec(
+            "redis-cli", "-h", master, "-a", os.environ["CHATC_REDIS_PASS"], "--no-auth-warning", "--raw",
+            "LRANGE", "chat:sched:runs", "0", "-1", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        out, _ = await asyncio.wait_for(proc.communicate(), 5)
+        runs: dict[tuple[str, str], list[int]] = {}
+        consumers: set[str] = set()
+        for line in out.decode().splitlines():
+            f = line.split()
+            if len(f) >= 5:
+                runs.setdefault((f[0], f[1]), []).append(int(f[3]))
+                consumers.add(f[2])
+        fault_ms = getattr(self, "redis_fault_wall", 0) * 1000
+        twice = [k for k, ms in runs.items() if len(ms) > 1 and not any(abs(m - fault_ms) < 15000 for m in ms)]
+        around_failover = [k for k, ms in runs.items() if len(ms) > 1 and k not in twice]
+        self.periodic_check = {"runs": sum(len(v) for v in runs.values()), "periods": len(runs),
+                               "consumers": sorted(consumers), "twice_around_failover": len(around_failover)}
+        log(f"periodic jobs: {self.periodic_check}")
+        if not runs:
+            self.failures.append("no periodic job ran")
+        if twice:
+            self.failures.append(f"periodic jobs ran twice in a period: {twice[:5]}")
+
     # ------------------------------------------------------------------ set-up
 
     async def setup(self) -> None:
@@ -395,6 +425,7 @@ class Driver:
         # ---- fault 1: the Redis primary killed
         ph = self.begin("redis-primary-killed")
         ph["fault_at"] = now()
+        self.redis_fault_wall = time.time()
         await self.action("redis-kill")
         promoted = None
         while now() - ph["fault_at"] < 30:
@@ -454,6 +485,7 @@ class Driver:
         deadline = now() + 20
         while now() < deadline and not all(m.id in u.seen for m in acked for u in self.users):
             await asyncio.sleep(0.2)
+        await self.check_periodic()
         return self.finish(ws_tasks)
 
     # ------------------------------------------------------------------ the checks
@@ -483,7 +515,8 @@ class Driver:
             if not m.id or any(m.id not in u.seen for u in self.users):
                 return None
             return max([m.t_ack] + [u.seen[m.id] for u in self.users])
-        result = {"phases": [], "users": [], "replica_check": getattr(self, "replica_check", None)}
+        result = {"phases": [], "users": [], "replica_check": getattr(self, "replica_check", None),
+                  "periodic": getattr(self, "periodic_check", None)}
         print()
         print(f"{'phase':<22} {'window s':>8} {'ack-win s':>9} {'sent':>5} {'acked':>5} {'deliv':>5} {'lost':>4} "
               f"{'dup':>4} {'unack':>5} {'reads':>5} {'rfail':>5} {'rmax s':>6}  notes")

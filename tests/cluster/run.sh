@@ -400,7 +400,8 @@ say "driver: traffic through both application hosts, then the faults"
 set +e
 # CHATC_DRIVE_ARGS: more options of drive.py (--users, --rate, --before, --after...)
 # bounded: make test-cluster must end within 6 minutes, cleanup included, whatever the programs do
-in_ns client env CHATC_TMP="$TMP" CHATC_RUN="$HERE/run.sh" timeout -k 5 200 "$PY" "$HERE/drive.py" \
+in_ns client env CHATC_TMP="$TMP" CHATC_RUN="$HERE/run.sh" CHATC_REDIS_PASS="$REDIS_PASS" \
+  timeout -k 5 200 "$PY" "$HERE/drive.py" \
   --app "http://${IP[app-a]}:8080" --app "http://${IP[app-b]}:8080" \
   --primary "${IP[data]}" --replica "${IP[replica]}" --sentinels "$SENTINELS" --old-redis "${IP[redis]}" \
   --result "$TMP/result.json" ${CHATC_DRIVE_ARGS:-}

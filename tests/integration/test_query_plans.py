@@ -258,7 +258,7 @@ HOT = [
      ":'p1', :'p2', 'planned once', 'text', NULL, NULL, NULL, 'h', '{}'", ("g", "u"), True),
     ("send with a mention", "messaging", "kSend",
      ":'p1', :'p2', 'hi @plan_v', 'text', NULL, NULL, 'k-plan', 'h', '{plan_v}'", ("g", "u"), True),
-    ("relay take", "outbox", "kTakeOfConversation", ":'p1', 100", ("g",), True),
+    ("relay take", "outbox", "kTakeOfConversation", ":'p1', 100, 0", ("g",), True),
 ] + [(c[0], c[1], c[2], c[3], c[4], False) for c in CASES]
 
 
