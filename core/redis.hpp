@@ -119,7 +119,6 @@ class Client {
   uint64_t round_trips() const { return round_trips_; }
   // Connections opened so far: a reader that changes when this does may be reading another master.
   uint64_t opens() const { return opens_; }
-  const Target& target() const { return target_; }
 
  private:
   Target target_;

@@ -1,9 +1,8 @@
 #include "core/replica.hpp"
 
-#include <chrono>
-
 #include "core/log.hpp"
 #include "core/stream.hpp"
+#include "core/timefmt.hpp"
 
 namespace chat::db {
 namespace {
@@ -21,11 +20,6 @@ constexpr Statement kWalPosition{"wal_position", "SELECT pg_current_wal_lsn()::t
 // connection attempt).
 constexpr int64_t kRetryAfterMs = 1000;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 bool replica_may_serve(const ReplicaState& state, int max_lag_ms) {
@@ -41,46 +35,36 @@ Replica::Replica(const Config& config, const char* program)
 
 Connection& Replica::for_read(Connection& primary, redis::Client& redis, const std::string& user_id) {
   if (url_.empty()) return primary;
-  if (now_ms() < down_until_ms_) {
-    ++primary_reads_;
-    return primary;
-  }
+  if (steady_now_ms() < down_until_ms_) return primary;
   try {
     redis::Reply written = redis.command({"GET", stream::read_your_writes_key(user_id)});
-    if (redis_changed(redis)) {
-      ++primary_reads_;
-      return primary;
-    }
+    if (redis_changed(redis)) return primary;
     std::string lsn = written.is_string() ? written.str() : "0/0";
     if (!conn_) conn_.emplace(url_, program_ + "-replica");
     Result r = conn_->exec(kReplicaState, {lsn});
     ReplicaState state;
     state.replayed_callers_write = r.boolean(0, "replayed");
     if (!r.is_null(0, "age_ms")) state.replay_age_ms = r.int64(0, "age_ms");
-    if (r.boolean(0, "standby") && replica_may_serve(state, max_lag_ms_)) {
-      ++replica_reads_;
-      return *conn_;
-    }
+    if (r.boolean(0, "standby") && replica_may_serve(state, max_lag_ms_)) return *conn_;
   } catch (const DbError& e) {
     log::warn("replica_unavailable", {{"error", e.what()}});
     conn_.reset();
-    down_until_ms_ = now_ms() + kRetryAfterMs;
+    down_until_ms_ = steady_now_ms() + kRetryAfterMs;
   } catch (const redis::RedisError&) {
     // The caller's last write position is unknown: only the primary surely has it.
-    trouble_until_ms_ = now_ms() + remember_ms_;
+    trouble_until_ms_ = steady_now_ms() + remember_ms_;
   }
-  ++primary_reads_;
   return primary;
 }
 
+// Called after a command: a master switch the process heard of has already made that command reopen the
+// connection (redis::Client drops one older than the switch), so a change of opens() covers it too.
 bool Replica::redis_changed(const redis::Client& redis) {
-  const uint64_t opens = redis.opens(), generation = redis::master_generation(redis.target());
-  if (opens != seen_opens_ || generation != seen_generation_) {
-    seen_opens_ = opens;
-    seen_generation_ = generation;
-    trouble_until_ms_ = now_ms() + remember_ms_;
+  if (redis.opens() != seen_opens_) {
+    seen_opens_ = redis.opens();
+    trouble_until_ms_ = steady_now_ms() + remember_ms_;
   }
-  return now_ms() < trouble_until_ms_;
+  return steady_now_ms() < trouble_until_ms_;
 }
 
 void Replica::wrote(Connection& primary, redis::Client& redis, const std::string& user_id) {
@@ -92,7 +76,7 @@ void Replica::wrote(Connection& primary, redis::Client& redis, const std::string
     redis.command({"SET", stream::read_your_writes_key(user_id), lsn, "PX", std::to_string(remember_ms_)});
     redis_changed(redis);
   } catch (const std::exception& e) {
-    trouble_until_ms_ = now_ms() + remember_ms_;
+    trouble_until_ms_ = steady_now_ms() + remember_ms_;
     log::error("read_your_writes_unrecorded", {{"error", e.what()}});
   }
 }

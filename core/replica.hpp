@@ -44,10 +44,6 @@ class Replica {
   // After a write on behalf of `user_id` committed, before it is acknowledged: remembers the primary's WAL position.
   void wrote(Connection& primary, redis::Client& redis, const std::string& user_id);
 
-  // Reads served by the replica and by the primary instead, for /metrics.
-  uint64_t replica_reads() const { return replica_reads_; }
-  uint64_t primary_reads() const { return primary_reads_; }
-
  private:
   // Whether Redis failed, reconnected or switched masters less than the key's lifetime ago (noting a change now).
   bool redis_changed(const redis::Client& redis);
@@ -59,10 +55,7 @@ class Replica {
   std::optional<Connection> conn_;
   int64_t down_until_ms_ = 0;
   int64_t trouble_until_ms_ = 0;
-  uint64_t seen_opens_ = 0;
-  uint64_t seen_generation_ = 0;
-  uint64_t replica_reads_ = 0;
-  uint64_t primary_reads_ = 0;
+  uint64_t seen_opens_ = 0;  // redis::Client::opens() when last looked at
 };
 
 }  // namespace chat::db

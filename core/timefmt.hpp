@@ -15,6 +15,8 @@ std::string pg_to_rfc3339(std::string_view pg);
 int64_t unix_now();
 // Milliseconds since the Unix epoch, now (wall clock: comparable across processes and with PostgreSQL's now()).
 int64_t unix_now_ms();
+// Milliseconds of a monotonic clock (steady: for timeouts and intervals inside one process, never for timestamps).
+int64_t steady_now_ms();
 
 // The given instant as RFC 3339 UTC with microseconds.
 std::string rfc3339_from_micros(int64_t micros_since_epoch);

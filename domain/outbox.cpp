@@ -7,7 +7,6 @@
 #include "domain/outbox.hpp"
 
 #include <algorithm>
-#include <chrono>
 
 #include "core/log.hpp"
 #include "core/timefmt.hpp"
@@ -48,11 +47,6 @@ constexpr db::Statement kPendingConversations{
 
 std::optional<std::string> opt_uuid(const std::string& s) {
   return s.empty() ? std::nullopt : std::optional<std::string>(s);
-}
-
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 // One per relaying thread: each thread relays through its own Context's Redis client.
@@ -113,7 +107,7 @@ int append_taken(Context& ctx, db::Transaction& tx, const std::string& conversat
       const redis::Reply& w = replies[xadds];
       std::optional<int64_t> acked = w.is_integer() ? std::optional<int64_t>(w.integer()) : std::nullopt;
       const bool enough = may_delete_after_wait(acked, required);
-      memo.waited(enough, steady_ms());
+      memo.waited(enough, steady_now_ms());
       if (!enough) {
         for (int64_t id : appended) memo.appended(id, now, conversation_id);
         log::warn("outbox_wait_short", {{"conversation_id", conversation_id},
@@ -186,7 +180,7 @@ void Outbox::job(db::Transaction& tx, const std::string& type, const std::string
 }
 
 void Outbox::relay(Context& ctx) {
-  if (!relay_memo().paused(steady_ms())) {
+  if (!relay_memo().paused(steady_now_ms())) {
     for (const auto& c : conversations_) relay_conversation(ctx, c);
   }
   conversations_.clear();
@@ -203,7 +197,7 @@ std::vector<db::Call> take_flight(Context& ctx, const std::string& conversation_
 }  // namespace
 
 std::vector<db::Call> relay_flight(Context& ctx, const std::string& conversation_id) {
-  if (relay_memo().paused(steady_ms())) return {};
+  if (relay_memo().paused(steady_now_ms())) return {};
   return take_flight(ctx, conversation_id);
 }
 

@@ -3,18 +3,12 @@
 // sees every invalidation that reached its process's socket before it.
 #include "domain/principal_cache.hpp"
 
-#include <chrono>
-
 #include "core/log.hpp"
 #include "core/stream.hpp"
+#include "core/timefmt.hpp"
 
 namespace chat::domain {
 namespace {
-
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 constexpr int64_t kResubscribeMs = 1000;  // how often a process without a subscription tries again
 
@@ -101,7 +95,7 @@ void PrincipalCache::drain_locked(int64_t now_ms) {
 }
 
 PrincipalCache::Lookup PrincipalCache::find(const std::string& session_id, const std::string& user_id) {
-  const int64_t now = steady_ms();
+  const int64_t now = steady_now_ms();
   std::lock_guard lock(mu_);
   drain_locked(now);
   Lookup out;
@@ -114,7 +108,7 @@ PrincipalCache::Lookup PrincipalCache::find(const std::string& session_id, const
 
 void PrincipalCache::remember(const Lookup& miss, const CurrentUser& u) {
   if (!miss.usable) return;
-  const int64_t now = steady_ms();
+  const int64_t now = steady_now_ms();
   std::lock_guard lock(mu_);
   table_.remember(miss.epoch, u, now + ttl_ms_);
 }

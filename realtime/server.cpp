@@ -188,14 +188,8 @@ void Server::on_stream_reopened(StreamCheck check) {
   if (!could_have_missed(check, ring_, config_.redis_wait_replicas > 0)) return;
   // Which conversations lost an entry is not knowable: every socket reloads over REST.
   log::warn("stream_resync_all", {{"last_id", check.last.str()}, {"sockets", std::to_string(hub_.socket_count())}});
-  const std::string ts = rfc3339_now();
-  const std::string frame = resync_required_event(kResyncStreamChanged, ts);
-  for (uint64_t id : hub_.all_sockets()) {
-    if (Connection* c = table_.find(id)) {
-      ++metrics_.resyncs;
-      table_.send_json(*c, frame);
-    }
-  }
+  metrics_.resyncs += hub_.socket_count();
+  hub_.broadcast(make_text_frame(resync_required_event(kResyncStreamChanged, rfc3339_now())));
 }
 
 void Server::on_pubsub(RedisBridge::MessageBatch batch) {

@@ -63,24 +63,6 @@ size_t parse_entries(const redis::Reply& entries, int64_t now_ms, std::vector<st
 
 // The recent entries, oldest first, bounded by count and age: every entry with id > floor() that
 // the daemon has read is in here, so a resume from an id ≥ floor() needs no Redis round trip.
-// What the stream reader found when its connection was reopened (a Redis restart, a Sentinel failover): whether
-// the entry it read last is still in the stream, and the ids of the entries before it (the newest first, a bounded
-// number). Redis replicates asynchronously, so a promoted replica may lack the newest entries the old master had.
-struct StreamCheck {
-  StreamId last;
-  bool last_present = true;
-  std::vector<StreamId> before;
-};
-
-class EventRing;
-// True when a socket of this daemon could have missed an event, so each is told resync_required:
-// - an entry before `last` that this daemon never read (a new master whose clock is behind wrote it; the
-//   reader, which goes on after `last`, would skip it);
-// - `last` itself gone when the relay does not wait for replicas (REDIS_WAIT_REPLICAS=0): newer entries the daemon
-//   had not read yet may be gone for good. With WAIT an entry is deleted from the outbox only once a replica has
-//   it, so what the new master lacks is relayed again (and dropped here as a duplicate when it was delivered).
-bool could_have_missed(const StreamCheck& check, const EventRing& ring, bool relay_waits_for_replicas);
-
 class EventRing {
  public:
   EventRing(size_t max_events, int64_t max_age_ms) : max_events_(max_events), max_age_ms_(max_age_ms) {}
@@ -110,5 +92,22 @@ class EventRing {
   std::deque<EventPtr> events_;
   std::map<std::string, int> outbox_ids_;  // outbox id → entries holding it, for duplicate detection
 };
+
+// What the stream reader found when its connection was reopened (a Redis restart, a Sentinel failover): whether
+// the entry it read last is still in the stream, and the ids of the entries before it (the newest first, a bounded
+// number). Redis replicates asynchronously, so a promoted replica may lack the newest entries the old master had.
+struct StreamCheck {
+  StreamId last;
+  bool last_present = true;
+  std::vector<StreamId> before;
+};
+
+// True when a socket of this daemon could have missed an event, so each is told resync_required:
+// - an entry before `last` that this daemon never read (a new master whose clock is behind wrote it; the
+//   reader, which goes on after `last`, would skip it);
+// - `last` itself gone when the relay does not wait for replicas (REDIS_WAIT_REPLICAS=0): newer entries the daemon
+//   had not read yet may be gone for good. With WAIT an entry is deleted from the outbox only once a replica has
+//   it, so what the new master lacks is relayed again (and dropped here as a duplicate when it was delivered).
+bool could_have_missed(const StreamCheck& check, const EventRing& ring, bool relay_waits_for_replicas);
 
 }  // namespace chat::realtime
