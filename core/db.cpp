@@ -38,11 +38,14 @@ int Result::column(const char* name) const {
   return c;
 }
 
-bool Result::is_null(int row, const char* col) const { return PQgetisnull(r_.get(), row, column(col)) != 0; }
+bool Result::is_null(int row, const char* col) const { return is_null(row, column(col)); }
 
-std::string_view Result::text(int row, const char* col) const {
-  int c = column(col);
-  return std::string_view(PQgetvalue(r_.get(), row, c), static_cast<size_t>(PQgetlength(r_.get(), row, c)));
+std::string_view Result::text(int row, const char* col) const { return text(row, column(col)); }
+
+bool Result::is_null(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+
+std::string_view Result::text(int row, int col) const {
+  return std::string_view(PQgetvalue(r_.get(), row, col), static_cast<size_t>(PQgetlength(r_.get(), row, col)));
 }
 
 std::optional<std::string> Result::opt(int row, const char* col) const {

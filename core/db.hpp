@@ -16,7 +16,8 @@ struct pg_result;
 namespace chat::db {
 
 // The settings of every session (libpq's `options`; tests/integration/test_query_plans.py reads this line):
-// - TimeZone=UTC: timestamps are rendered as +00 (core/timefmt.cpp relies on it);
+// - TimeZone=UTC, DateStyle=ISO: timestamps are rendered as "YYYY-MM-DD HH:MM:SS[.ffffff]+00" (core/timefmt.cpp's
+//   pg_to_rfc3339 relies on it; the server's default DateStyle could be another);
 // - plan_cache_mode=force_generic_plan: a prepared statement is planned once per connection, not on every
 //   run. Left to itself PostgreSQL plans the first five runs for their values and then keeps re-planning the
 //   page and send statements (the generic plan's estimate, with LIMIT $n and the conversation unknown, looks
@@ -32,7 +33,7 @@ namespace chat::db {
 //   gives up, hours, and every send of the conversation on every host would wait for it
 //   (tests/integration/test_idle_transaction.py; the third fault of tests/cluster).
 inline constexpr const char* kSessionOptions =
-    "-c TimeZone=UTC -c plan_cache_mode=force_generic_plan -c jit=off -c idle_in_transaction_session_timeout=5000";
+    "-c TimeZone=UTC -c DateStyle=ISO -c plan_cache_mode=force_generic_plan -c jit=off -c idle_in_transaction_session_timeout=5000";
 
 // A named SQL constant, prepared once per connection on first use; run only with $n parameters.
 struct Statement {
@@ -93,6 +94,9 @@ class Result {
   int column(const char* name) const;  // throws std::logic_error for an unknown name
   bool is_null(int row, const char* col) const;
   std::string_view text(int row, const char* col) const;
+  // By column number (column() once per result, not per row: a lookup by name copies and scans the names).
+  bool is_null(int row, int col) const;
+  std::string_view text(int row, int col) const;
   std::string str(int row, const char* col) const { return std::string(text(row, col)); }
   std::optional<std::string> opt(int row, const char* col) const;  // nullopt for NULL
   int64_t int64(int row, const char* col) const;

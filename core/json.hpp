@@ -76,7 +76,10 @@ std::string dump(const cJSON* n);
 // without four hex digits included).
 bool lexically_valid(std::string_view text);
 
-// A JSON string literal with quotes, for hand-built bodies such as {"detail": ...}.
+// A JSON string literal with quotes, for hand-built bodies such as {"detail": ...}: `"` and `\` escaped, control
+// characters as \b \f \n \r \t or \u00XX (as cJSON prints them), every other byte as it is (UTF-8 passes through).
 std::string quote(std::string_view s);
+// The same, appended to `out` (for writers that build a long answer in one string).
+void append_quoted(std::string& out, std::string_view s);
 
 }  // namespace chat::json

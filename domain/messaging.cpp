@@ -13,6 +13,7 @@
 #include "domain/outbox.hpp"
 #include "domain/mentions.hpp"
 #include "domain/message_sql.hpp"
+#include "domain/message_view.hpp"
 #include "domain/moderation.hpp"
 
 namespace chat::domain {
@@ -113,7 +114,7 @@ constexpr db::Statement kSend{
 // SQLSTATE of chat_abort() (sql/007).
 constexpr const char* kAborted = "CH001";
 constexpr db::Statement kMessageJson{"msg_json",
-                                     "SELECT " CHAT_MESSAGE_JSON " AS j FROM messages m" CHAT_MESSAGE_JOINS " WHERE m.id = $1"};
+                                     CHAT_MESSAGE_ROWS("SELECT * FROM messages WHERE id = $1", "m.id")};
 constexpr db::Statement kFindMessage{
     "msg_find",
     "SELECT id, conversation_id, sender_id, deleted_at IS NOT NULL AS deleted FROM messages WHERE id = $1"};
@@ -285,7 +286,7 @@ MessageRef find_readable_message(Context& ctx, const CurrentUser& me, const std:
 std::string message_json(Context& ctx, const std::string& message_id) {
   auto r = ctx.db.exec(kMessageJson, {message_id});
   if (r.empty()) http::not_found("Message not found");
-  return r.str(0, "j");
+  return MessageRows(r).json(0);
 }
 
 void delete_message(Context& ctx, const CurrentUser& me, const Conversation& conv, const MessageRef& m,
@@ -325,7 +326,7 @@ std::string edit_message(Context& ctx, const CurrentUser& me, const std::string&
     db::Transaction tx(ctx.db);
     tx.exec(kUpdateContent, {m.id, content});
     std::vector<std::string> added = store_mentions(tx, m.id, conv.id, content, true);
-    message = tx.exec(kMessageJson, {m.id}).str(0, "j");
+    message = MessageRows(tx.exec(kMessageJson, {m.id})).json(0);
     out.event(tx, Event{"message_edited", conv.id, Audience::kConversation, {}, message_event(conv.id, message)});
     enqueue_mention_job(out, tx, m.id, conv.id, me.id, added);
     tx.commit();

@@ -1,6 +1,8 @@
 // The User object (docs/api.md#user), built from one row of a query that selects CHAT_USER_COLUMNS.
 #pragma once
 
+#include <string>
+
 #include "core/db.hpp"
 #include "core/json.hpp"
 
@@ -15,8 +17,16 @@
 
 namespace chat::domain {
 
+// The column numbers of CHAT_USER_COLUMNS in a result, looked up once; `prefix` is what a query that also
+// selects other objects' columns put before each name ("su_" gives su_id, su_username, ...).
+struct UserColumns {
+  UserColumns(const db::Result& r, const std::string& prefix = "");
+  int id, username, email, avatar, role, status, is_active, is_online, last_seen_at, created_at, updated_at;
+};
+
 // `with_email` is true only for answers about the caller itself or to a global admin: registration
 // must not be a way to harvest addresses.
 json::Value user_json(const db::Result& r, int row, bool with_email);
+json::Value user_json(const db::Result& r, int row, const UserColumns& c, bool with_email);
 
 }  // namespace chat::domain

@@ -9,6 +9,7 @@
 #include "domain/conversation_sql.hpp"
 #include "domain/outbox.hpp"
 #include "domain/message_sql.hpp"
+#include "domain/message_view.hpp"
 #include "domain/messaging.hpp"
 #include "handlers/routes.hpp"
 
@@ -57,8 +58,8 @@ constexpr db::Statement kMakeGroup{
     "WHERE cm.conversation_id = c.id AND cm.user_id = c.creator_id"};
 constexpr db::Statement kPage{
     "conv_page",
-    "SELECT m.seq, " CHAT_MESSAGE_JSON " AS j FROM (SELECT * FROM messages WHERE conversation_id = $1 "
-    "AND deleted_at IS NULL AND seq < $2 ORDER BY seq DESC LIMIT $3) m" CHAT_MESSAGE_JOINS " ORDER BY m.seq DESC"};
+    CHAT_MESSAGE_ROWS("SELECT * FROM messages WHERE conversation_id = $1 AND deleted_at IS NULL AND seq < $2 "
+                      "ORDER BY seq DESC LIMIT $3", "m.seq DESC")};
 constexpr db::Statement kMessageSeq{"conv_message_seq",
                                     "SELECT seq FROM messages WHERE id = $1 AND conversation_id = $2"};
 constexpr db::Statement kMarkRead{
@@ -248,11 +249,9 @@ Response messages(Context& ctx, Request& req) {
   require_read(c, me);
   // One row more than the page tells whether an older message exists.
   auto r = ctx.reads().exec(kPage, {c.id, before, limit + 1});
-  json::Value items = json::Value::array();
   int shown = std::min<int>(r.rows(), static_cast<int>(limit));
-  for (int i = 0; i < shown; ++i) items.push(json::Value::raw(r.text(i, "j")));
   json::Value out = json::Value::object();
-  out.set("items", std::move(items));
+  out.set("items", json::Value::raw(MessageRows(r).array(0, shown)));
   if (r.rows() > limit) out.set("next_cursor", encode_cursor(r.int64(shown - 1, "seq")));
   else out.set_null("next_cursor");
   return Response::json(200, out);

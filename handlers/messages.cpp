@@ -5,6 +5,7 @@
 #include "domain/access.hpp"
 #include "domain/outbox.hpp"
 #include "domain/message_sql.hpp"
+#include "domain/message_view.hpp"
 #include "domain/messaging.hpp"
 #include "handlers/routes.hpp"
 
@@ -15,27 +16,27 @@ namespace {
 using http::Request;
 using http::Response;
 
-// Pages are built as one JSON array by PostgreSQL, in chronological order within the page.
+// Pages are rows rendered by domain::MessageRows (CHAT_MESSAGE_ROWS), in chronological order within the page.
 constexpr db::Statement kHistoryNewest{
     "msg_history_newest",
-    CHAT_MESSAGE_ARRAY("SELECT * FROM messages WHERE conversation_id = $1 AND deleted_at IS NULL "
+    CHAT_MESSAGE_ROWS("SELECT * FROM messages WHERE conversation_id = $1 AND deleted_at IS NULL "
                        "ORDER BY seq DESC LIMIT $2 OFFSET $3", "m.seq")};
 constexpr db::Statement kHistoryBefore{
     "msg_history_before",
-    CHAT_MESSAGE_ARRAY("SELECT * FROM messages WHERE conversation_id = $1 AND deleted_at IS NULL AND seq < $3 "
+    CHAT_MESSAGE_ROWS("SELECT * FROM messages WHERE conversation_id = $1 AND deleted_at IS NULL AND seq < $3 "
                        "ORDER BY seq DESC LIMIT $2", "m.seq")};
 constexpr db::Statement kHistoryAfter{
     "msg_history_after",
-    CHAT_MESSAGE_ARRAY("SELECT * FROM messages WHERE conversation_id = $1 AND deleted_at IS NULL AND seq > $3 "
+    CHAT_MESSAGE_ROWS("SELECT * FROM messages WHERE conversation_id = $1 AND deleted_at IS NULL AND seq > $3 "
                        "ORDER BY seq LIMIT $2", "m.seq")};
 constexpr db::Statement kReplies{
     "msg_replies",
-    CHAT_MESSAGE_ARRAY("SELECT * FROM messages WHERE parent_id = $1 AND deleted_at IS NULL AND seq > $3 "
+    CHAT_MESSAGE_ROWS("SELECT * FROM messages WHERE parent_id = $1 AND deleted_at IS NULL AND seq > $3 "
                        "ORDER BY seq LIMIT $2", "m.seq")};
 // Mentions of the caller in conversations it is still in, newest first.
 constexpr db::Statement kMyMentions{
     "msg_my_mentions",
-    CHAT_MESSAGE_ARRAY("SELECT msg.*, mn.created_at AS mentioned_at FROM mentions mn "
+    CHAT_MESSAGE_ROWS("SELECT msg.*, mn.created_at AS mentioned_at FROM mentions mn "
                        "JOIN messages msg ON msg.id = mn.message_id "
                        "JOIN conversation_members cm ON cm.conversation_id = msg.conversation_id AND cm.user_id = $1 "
                        "WHERE mn.user_id = $1 AND msg.deleted_at IS NULL "
@@ -49,7 +50,7 @@ constexpr db::Statement kMentionsSeen{
 // Full-text search over the conversations the caller is a member of: best match first, then newest.
 constexpr db::Statement kSearch{
     "msg_search",
-    CHAT_MESSAGE_ARRAY("SELECT msg.*, ts_rank(msg.search_vector, q) AS rank "
+    CHAT_MESSAGE_ROWS("SELECT msg.*, ts_rank(msg.search_vector, q) AS rank "
                        "FROM plainto_tsquery('simple', $2) q, messages msg "
                        "JOIN conversation_members cm ON cm.conversation_id = msg.conversation_id AND cm.user_id = $1 "
                        "WHERE msg.search_vector @@ q AND msg.deleted_at IS NULL "
@@ -90,9 +91,10 @@ Response history(Context& ctx, Request& req) {
   // The access check above ran on the primary (a removal takes effect at once); the page may come from the
   // replica (Context::reads).
   db::Connection& reads = ctx.reads();
-  if (before) return Response::json(200, reads.exec(kHistoryBefore, {c.id, limit, *before}).str(0, "j"));
-  if (after) return Response::json(200, reads.exec(kHistoryAfter, {c.id, limit, *after}).str(0, "j"));
-  return Response::json(200, reads.exec(kHistoryNewest, {c.id, limit, offset.value_or(0)}).str(0, "j"));
+  db::Result page = before  ? reads.exec(kHistoryBefore, {c.id, limit, *before})
+                    : after ? reads.exec(kHistoryAfter, {c.id, limit, *after})
+                            : reads.exec(kHistoryNewest, {c.id, limit, offset.value_or(0)});
+  return Response::json(200, MessageRows(page).array());
 }
 
 Response send(Context& ctx, Request& req) {
@@ -202,7 +204,7 @@ Response my_mentions(Context& ctx, Request& req) {
   int64_t limit = q.page_limit(limits::kMentionsPage);
   int64_t offset = q.integer("offset", {false, 0}).value_or(0);
   q.check();
-  std::string page = ctx.db.exec(kMyMentions, {me.id, limit, offset}).str(0, "j");
+  std::string page = MessageRows(ctx.db.exec(kMyMentions, {me.id, limit, offset})).array();
   ctx.db.exec(kMentionsSeen, {me.id});
   return Response::json(200, page);
 }
@@ -215,7 +217,7 @@ Response replies(Context& ctx, Request& req) {
   q.check();
   Conversation c;
   MessageRef m = find_readable_message(ctx, me, req.param("id"), &c);
-  return Response::json(200, ctx.reads().exec(kReplies, {m.id, limit, after}).str(0, "j"));
+  return Response::json(200, MessageRows(ctx.reads().exec(kReplies, {m.id, limit, after})).array());
 }
 
 Response search(Context& ctx, Request& req) {
@@ -230,7 +232,7 @@ Response search(Context& ctx, Request& req) {
     require_member(c);
   }
   // On the primary: the statement itself checks membership, and a replica's membership may lag a removal.
-  return Response::json(200, ctx.db.exec(kSearch, {me.id, *text, channel_id, limit}).str(0, "j"));
+  return Response::json(200, MessageRows(ctx.db.exec(kSearch, {me.id, *text, channel_id, limit})).array());
 }
 
 Response mark_read(Context& ctx, Request& req) {

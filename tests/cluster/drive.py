@@ -106,6 +106,9 @@ class Driver:
     def other(self, host: int) -> int:
         return (host + 1) % len(self.apps)
 
+    def host_name(self, host: int) -> str:
+        return "app-" + "ab"[host] if len(self.apps) == 2 else self.apps[host]
+
     def psql(self, host: str, sql: str, db: str = "chat") -> str:
         r = subprocess.run(["psql", "-qAtX", "-h", host, "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1"],
                            input=sql, capture_output=True, text=True, timeout=30)
@@ -367,9 +370,9 @@ class Driver:
                     rec["ok"] = True
                     rec["latency"] = now() - rec["t"]
                     return
-                rec["errors"].append(str(r.status_code))
+                rec["errors"].append(f"{self.host_name(host)} {r.status_code} at +{now() - rec['t']:.1f} s")
             except httpx.TransportError as e:
-                rec["errors"].append(type(e).__name__)
+                rec["errors"].append(f"{self.host_name(host)} {type(e).__name__} at +{now() - rec['t']:.1f} s")
                 u.http_host = self.other(host)
             await asyncio.sleep(0.2)
 

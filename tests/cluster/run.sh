@@ -380,6 +380,10 @@ diagnostics() {
   for h in app-a app-b; do         # which process holds which connection to the primary (client_port above)
     echo "==== $h: connections to the primary"
     in_ns "$h" ss -Htnp "dst ${IP[data]}:5432"
+    # a connect that timed out: a full accept queue drops SYNs (Recv-Q of a listener is its accept queue)
+    echo "==== $h: listeners and dropped connects"
+    in_ns "$h" ss -Hltn
+    in_ns "$h" nstat -az TcpExtListenOverflows TcpExtListenDrops TcpExtTCPReqQFullDrop
   done
   command -v gdb >/dev/null || { echo "(no gdb: no stacks)"; return 0; }
   for h in app-a app-b; do
