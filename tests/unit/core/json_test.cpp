@@ -191,5 +191,12 @@ TEST(JsonQuote, ResultParsesBackToTheInput) {
   EXPECT_EQ(as_string(v->get()), std::optional<std::string>(s));
 }
 
+TEST(JsonQuote, EscapesEveryByteAsCJsonPrintsIt) {
+  for (int c = 1; c < 256; ++c) {
+    const std::string s = std::string("x") + static_cast<char>(c) + "y";
+    EXPECT_EQ(quote(s), Value::string(s).dump()) << "byte " << c;
+  }
+}
+
 }  // namespace
 }  // namespace chat::json
