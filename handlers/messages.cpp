@@ -20,28 +20,28 @@ using http::Response;
 constexpr db::Statement kHistoryNewest{
     "msg_history_newest",
     CHAT_MESSAGE_ROWS("SELECT * FROM messages WHERE conversation_id = $1 AND deleted_at IS NULL "
-                       "ORDER BY seq DESC LIMIT $2 OFFSET $3", "m.seq")};
+                      "ORDER BY seq DESC LIMIT $2 OFFSET $3", "m.seq")};
 constexpr db::Statement kHistoryBefore{
     "msg_history_before",
     CHAT_MESSAGE_ROWS("SELECT * FROM messages WHERE conversation_id = $1 AND deleted_at IS NULL AND seq < $3 "
-                       "ORDER BY seq DESC LIMIT $2", "m.seq")};
+                      "ORDER BY seq DESC LIMIT $2", "m.seq")};
 constexpr db::Statement kHistoryAfter{
     "msg_history_after",
     CHAT_MESSAGE_ROWS("SELECT * FROM messages WHERE conversation_id = $1 AND deleted_at IS NULL AND seq > $3 "
-                       "ORDER BY seq LIMIT $2", "m.seq")};
+                      "ORDER BY seq LIMIT $2", "m.seq")};
 constexpr db::Statement kReplies{
     "msg_replies",
     CHAT_MESSAGE_ROWS("SELECT * FROM messages WHERE parent_id = $1 AND deleted_at IS NULL AND seq > $3 "
-                       "ORDER BY seq LIMIT $2", "m.seq")};
+                      "ORDER BY seq LIMIT $2", "m.seq")};
 // Mentions of the caller in conversations it is still in, newest first.
 constexpr db::Statement kMyMentions{
     "msg_my_mentions",
     CHAT_MESSAGE_ROWS("SELECT msg.*, mn.created_at AS mentioned_at FROM mentions mn "
-                       "JOIN messages msg ON msg.id = mn.message_id "
-                       "JOIN conversation_members cm ON cm.conversation_id = msg.conversation_id AND cm.user_id = $1 "
-                       "WHERE mn.user_id = $1 AND msg.deleted_at IS NULL "
-                       "ORDER BY mn.created_at DESC, msg.id LIMIT $2 OFFSET $3",
-                       "m.mentioned_at DESC, m.id")};
+                      "JOIN messages msg ON msg.id = mn.message_id "
+                      "JOIN conversation_members cm ON cm.conversation_id = msg.conversation_id AND cm.user_id = $1 "
+                      "WHERE mn.user_id = $1 AND msg.deleted_at IS NULL "
+                      "ORDER BY mn.created_at DESC, msg.id LIMIT $2 OFFSET $3",
+                      "m.mentioned_at DESC, m.id")};
 // Reading one's mentions clears the offline-mention counter (User.unread_mentions, set by chat-worker).
 constexpr db::Statement kMentionsSeen{
     "msg_mentions_seen",
@@ -51,12 +51,12 @@ constexpr db::Statement kMentionsSeen{
 constexpr db::Statement kSearch{
     "msg_search",
     CHAT_MESSAGE_ROWS("SELECT msg.*, ts_rank(msg.search_vector, q) AS rank "
-                       "FROM plainto_tsquery('simple', $2) q, messages msg "
-                       "JOIN conversation_members cm ON cm.conversation_id = msg.conversation_id AND cm.user_id = $1 "
-                       "WHERE msg.search_vector @@ q AND msg.deleted_at IS NULL "
-                       "AND ($3::uuid IS NULL OR msg.conversation_id = $3) "
-                       "ORDER BY rank DESC, msg.created_at DESC LIMIT $4",
-                       "m.rank DESC, m.created_at DESC")};
+                      "FROM plainto_tsquery('simple', $2) q, messages msg "
+                      "JOIN conversation_members cm ON cm.conversation_id = msg.conversation_id AND cm.user_id = $1 "
+                      "WHERE msg.search_vector @@ q AND msg.deleted_at IS NULL "
+                      "AND ($3::uuid IS NULL OR msg.conversation_id = $3) "
+                      "ORDER BY rank DESC, msg.created_at DESC LIMIT $4",
+                      "m.rank DESC, m.created_at DESC")};
 constexpr db::Statement kMessageSeq{"msg_seq", "SELECT seq FROM messages WHERE id = $1 AND conversation_id = $2"};
 // The marker only moves forward, and never past the newest message.
 constexpr db::Statement kMarkRead{
