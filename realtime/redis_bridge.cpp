@@ -13,12 +13,6 @@ namespace {
 // Under hiredis' 1 s socket timeout (core/redis.cpp), so a quiet stream never looks like a dead link.
 constexpr const char* kBlockMs = "500";
 constexpr const char* kBatch = "1000";
-constexpr size_t kBatchSize = 1000;
-// After a read that found entries, the next waits this long, so that a busy stream is read in batches: a read
-// per entry cost the daemon and Redis a thread wake-up each (at 700 sends/s, 0.33 ms of the daemons' CPU per
-// send: make bench). A quiet stream is still read at once (XREAD BLOCK returns on the first new entry); on a
-// busy one an event waits at most this long, and a socket gets the batch's frames in one write.
-constexpr auto kCoalesce = std::chrono::milliseconds(5);
 // Entries before the last one read that a reopened reader checks against the ring: a new master writes at most a
 // failover's worth of entries below the old position (its clock behind the old master's).
 constexpr int kCheckDepth = 1000;
@@ -103,10 +97,9 @@ void RedisBridge::read_stream(StreamId from) {
       // [[stream, [[id, [field, value, ...]], ...]]]
       // Mutable until the loop has put them in the ring (which marks outbox duplicates).
       EventBatch batch;
-      const size_t read = r.element(0).element(1).size();
       parse_entries(r.element(0).element(1), monotonic_ms(), batch, &last);
-      if (!batch.empty()) loop_.post([this, b = std::move(batch)]() mutable { on_events_(std::move(b)); });
-      if (read < kBatchSize) std::this_thread::sleep_for(kCoalesce);  // a full batch: more are waiting
+      if (batch.empty()) continue;
+      loop_.post([this, b = std::move(batch)]() mutable { on_events_(std::move(b)); });
     } catch (const std::exception& e) {
       if (!failing) log::error("stream_reader_failed", {{"call", "XREAD"}, {"error", e.what()}});
       failing = true;
