@@ -6,9 +6,10 @@
 
 #include "domain/user_view.hpp"
 
-// The Message JSON of the row `m` (messages), with `rx.list` and `mx.list` its reactions and mentions (JSON arrays,
-// or NULL for none). The sender is a lookup per message, not a join: the statements run as generic plans (core/db.hpp), whose estimate of a page
-// (LIMIT $n) is ~100 rows, and with a join of users that made every page hash-join a scan of all the users.
+// The Message JSON of the row `m` (messages), with `rx.list` and `mx.list` its reactions and mentions (JSON
+// arrays, or NULL for none). The sender is a lookup per message, not a join: the statements run as generic plans
+// (core/db.hpp), whose estimate of a page (LIMIT $n) is ~100 rows, and with a join of users that made every page
+// hash-join a scan of all the users.
 #define CHAT_MESSAGE_JSON                                                                                  \
   "json_build_object('id', m.id, 'conversation_id', m.conversation_id, 'channel_id', m.conversation_id, "  \
   "'sender_id', m.sender_id, 'user_id', m.sender_id, "                                                     \
@@ -19,12 +20,13 @@
   "'mentions', coalesce(mx.list, '[]'::json), 'created_at', rfc3339(m.created_at), "                       \
   "'updated_at', rfc3339(m.updated_at))"
 
-// The messages selected by `source` (a subquery over messages that keeps their columns), a row each, ordered by `order` (an expression over m), with what the Message object
-// embeds looked up once for the whole page: its senders (a user each, not one per message), reactions and
-// mentions, each an index lookup of the page's ids (`= ANY (ARRAY(...))`: an InitPlan, never a join that a
-// generic plan's row estimate could turn into a scan). domain/message_view.hpp renders them. Measured on a page of
-// 20 (pgbench, one client, generic plans): 0.22 ms against 0.73 for the JSON array PostgreSQL built before (20
-// json_build_object()s with three sub-selects and five to_char()s each).
+// The messages selected by `source` (a subquery over messages that keeps their columns), a row each, ordered by
+// `order` (an expression over m), with what the Message object embeds looked up once for the whole page: its
+// senders (a user each, not one per message), reactions and mentions, each an index lookup of the page's ids
+// (`= ANY (ARRAY(...))`: an InitPlan, never a join that a generic plan's row estimate could turn into a scan).
+// domain/message_view.hpp renders them. Measured on a page of 20 (pgbench, one client, generic plans): 0.22 ms
+// against 0.73 for the JSON array PostgreSQL built before (20 json_build_object()s with three sub-selects and
+// five to_char()s each).
 #define CHAT_MESSAGE_ROWS(source, order)                                                                        \
   "WITH p AS MATERIALIZED (" source "),"                                                                          \
   " rx AS (SELECT r.message_id, json_agg(reaction_json(r, ru.username) ORDER BY r.created_at, r.id) AS list"    \

@@ -70,7 +70,7 @@ void MessageRows::append(std::string& out, int row) {
   if (r_.is_null(row, sender_.id)) {
     out += "null";
   } else {
-    std::string id(r_.text(row, sender_.id));
+    const std::string_view id = r_.text(row, sender_.id);
     auto it = senders_.find(id);
     if (it == senders_.end()) it = senders_.emplace(id, user_json(r_, row, sender_, false).dump()).first;
     out += it->second;

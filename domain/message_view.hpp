@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "core/db.hpp"
@@ -27,7 +28,8 @@ class MessageRows {
   int id_, conversation_id_, sender_id_, seq_, content_, message_type_, media_url_, parent_id_, reply_count_,
       is_edited_, is_deleted_, created_at_, updated_at_, reactions_, mentions_;
   UserColumns sender_;
-  std::unordered_map<std::string, std::string> senders_;  // each sender's User JSON, rendered once a page
+  // Each sender's User JSON, rendered once a page; keyed by the id's text in `r_`.
+  std::unordered_map<std::string_view, std::string> senders_;
 };
 
 }  // namespace chat::domain
